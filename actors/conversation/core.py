@@ -1,0 +1,245 @@
+"""Sans-IO conversation core: ``decide`` validates a command against the state, ``evolve`` applies.
+
+No trio, no I/O, no clock, no randomness: generated ids come in as arguments. Events carry
+resolved facts (the concrete predecessor of a new item), so replaying a log never re-decides.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from enum import Enum
+
+import attrs
+
+from actors.conversation.model import Item, ItemType
+
+
+class Anchor(Enum):
+    """Where ``previous_item_id`` asks a new item to go, when it is not after a named item."""
+
+    APPEND = "append"
+    ROOT = "root"
+
+
+@attrs.frozen
+class AfterItem:
+    item_id: str
+
+
+Placement = Anchor | AfterItem
+
+
+# -- commands (imperative) ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CreateItem:
+    """Add ``item`` at ``placement``; an empty ``item.id`` leaves the id to the server."""
+
+    item: Item
+    placement: Placement = Anchor.APPEND
+
+
+@attrs.frozen
+class DeleteItem:
+    item_id: str
+
+
+Command = CreateItem | DeleteItem
+
+
+# -- events (past tense, persisted) ---------------------------------------------------------------
+
+
+@attrs.frozen
+class ItemCreated:
+    """``item`` now follows ``previous_item_id`` (None: it is first in the conversation)."""
+
+    item: Item
+    previous_item_id: str | None
+
+
+@attrs.frozen
+class ItemDeleted:
+    item_id: str
+
+
+Event = ItemCreated | ItemDeleted
+
+
+@attrs.frozen
+class Rejected:
+    """A command the conversation refuses; ``code`` and ``param`` are the protocol's."""
+
+    code: str
+    message: str
+    param: str | None
+
+
+# -- state ----------------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Node:
+    item: Item
+    prev: str | None
+    next: str | None
+
+
+@attrs.define
+class ConversationState:
+    """The ordered item list as a doubly linked list indexed by id: every insert is O(1).
+
+    ``version`` counts the events applied, which is the conversation's position in its log.
+    """
+
+    nodes: dict[str, _Node] = attrs.field(factory=dict)
+    head: str | None = None
+    tail: str | None = None
+    version: int = 0
+    function_call_ids: Counter[str] = attrs.field(factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self.nodes
+
+    def get(self, item_id: str) -> Item | None:
+        node = self.nodes.get(item_id)
+        return node.item if node else None
+
+    def items(self) -> Iterator[Item]:
+        """The items in conversation order."""
+        cursor = self.head
+        while cursor is not None:
+            node = self.nodes[cursor]
+            yield node.item
+            cursor = node.next
+
+    def predecessor(self, item_id: str) -> str | None:
+        return self.nodes[item_id].prev
+
+
+# -- decide ---------------------------------------------------------------------------------------
+
+
+def decide(
+    state: ConversationState, command: Command, *, generated_item_id: str
+) -> list[Event] | Rejected:
+    """Return the events ``command`` causes, or why it is refused; ``state`` is not changed.
+
+    ``generated_item_id`` is used when a created item has no client id.
+    """
+    match command:
+        case CreateItem():
+            return _decide_create(state, command, generated_item_id)
+        case DeleteItem(item_id=item_id):
+            if item_id not in state:
+                return Rejected(
+                    "item_delete_invalid_item_id",
+                    f"Error deleting item: the item with id '{item_id}' does not exist.",
+                    "item_id",
+                )
+            return [ItemDeleted(item_id)]
+
+
+def _decide_create(
+    state: ConversationState, command: CreateItem, generated_item_id: str
+) -> list[Event] | Rejected:
+    item = command.item if command.item.id else attrs.evolve(command.item, id=generated_item_id)
+    if item.id in state:
+        return Rejected(
+            "item_create_duplicate_item_id",
+            f"Error adding item: the item with id '{item.id}' already exists.",
+            "item.id",
+        )
+    if item.type is ItemType.FUNCTION_CALL_OUTPUT and (
+        item.call_id is None or state.function_call_ids[item.call_id] == 0
+    ):
+        return Rejected(
+            "invalid_tool_call_id",
+            f"Tool call ID '{item.call_id}' not found in conversation.",
+            "item.call_id",
+        )
+    match command.placement:
+        case Anchor.APPEND:
+            previous = state.tail
+        case Anchor.ROOT:
+            previous = None
+        case AfterItem(item_id=after):
+            if after not in state:
+                return Rejected(
+                    "item_create_invalid_previous_item_id",
+                    f"Error adding item: the previous item with id '{after}' does not exist.",
+                    "previous_item_id",
+                )
+            previous = after
+    return [ItemCreated(item, previous)]
+
+
+def retrieve(state: ConversationState, item_id: str) -> Item | Rejected:
+    """Return the item with ``item_id``, or the protocol's refusal."""
+    item = state.get(item_id)
+    if item is None:
+        return Rejected(
+            "item_retrieve_invalid_item_id",
+            f"Error retrieving item: the item with id '{item_id}' does not exist.",
+            "item_id",
+        )
+    return item
+
+
+# -- evolve ---------------------------------------------------------------------------------------
+
+
+def evolve(state: ConversationState, event: Event) -> ConversationState:
+    """Apply ``event`` to ``state`` in place and return it.
+
+    In place on purpose: copying the list would make every create O(n). Callers that need the old
+    state rebuild it from the log. Never fails on an event ``decide`` produced for this state.
+    """
+    match event:
+        case ItemCreated(item=item, previous_item_id=previous):
+            _link_after(state, item, previous)
+            if item.type is ItemType.FUNCTION_CALL and item.call_id is not None:
+                state.function_call_ids[item.call_id] += 1
+        case ItemDeleted(item_id=item_id):
+            node = _unlink(state, item_id)
+            if node.item.type is ItemType.FUNCTION_CALL and node.item.call_id is not None:
+                state.function_call_ids[node.item.call_id] -= 1
+    state.version += 1
+    return state
+
+
+def _link_after(state: ConversationState, item: Item, previous: str | None) -> None:
+    following = state.head if previous is None else state.nodes[previous].next
+    state.nodes[item.id] = _Node(item, previous, following)
+    if previous is None:
+        state.head = item.id
+    else:
+        state.nodes[previous].next = item.id
+    if following is None:
+        state.tail = item.id
+    else:
+        state.nodes[following].prev = item.id
+
+
+def _unlink(state: ConversationState, item_id: str) -> _Node:
+    node = state.nodes.pop(item_id)
+    if node.prev is None:
+        state.head = node.next
+    else:
+        state.nodes[node.prev].next = node.next
+    if node.next is None:
+        state.tail = node.prev
+    else:
+        state.nodes[node.next].prev = node.prev
+    return node
+
+
+def replay(events: list[Event], state: ConversationState | None = None) -> ConversationState:
+    """Fold ``events`` into ``state`` (a fresh one by default)."""
+    state = state if state is not None else ConversationState()
+    for event in events:
+        evolve(state, event)
+    return state

@@ -1,0 +1,106 @@
+"""What flows between connections and a conversation actor: requests in, outbound items out.
+
+Actors never know the wire format: they hand connections domain values, and a ``Published``
+event carries a cache so each wire dialect encodes it once for all its connections.
+"""
+
+import attrs
+import trio
+
+from actors.conversation.core import Command, Event, Rejected
+from actors.conversation.model import Item
+
+
+@attrs.define(eq=False)
+class Published:
+    """A change to the conversation at ``version``, shared by every subscriber.
+
+    ``encoded`` caches the frames per dialect: the first connection of a dialect encodes the
+    event, every other one sends the same text.
+    """
+
+    event: Event
+    version: int
+    encoded: dict[object, list[str]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Retrieved:
+    """The answer to a ``Retrieve``."""
+
+    item: Item
+    correlation: str | None
+
+
+@attrs.frozen
+class Refused:
+    """A command the conversation refused, for its sender only."""
+
+    rejection: Rejected
+    correlation: str | None
+
+
+@attrs.frozen
+class Relayed:
+    """A payload from the connection itself, passed through the inbox to keep its place in line."""
+
+    payload: object
+
+
+Outbound = Published | Retrieved | Refused | Relayed
+
+
+@attrs.define(eq=False)
+class Subscriber:
+    """One connection's end of a conversation: a bounded queue the actor offers to, never awaits.
+
+    ``overflowed`` is set when the queue was full: the actor closed the queue and dropped the
+    subscriber, and the connection must tell its client where to resume.
+    """
+
+    queue: trio.MemorySendChannel[Outbound]
+    overflowed: bool = False
+    gone: bool = False
+
+    def offer(self, item: Outbound) -> bool:
+        """Queue ``item`` without waiting; return False (and close the queue) when it is full."""
+        if self.gone:
+            return False
+        try:
+            self.queue.send_nowait(item)
+        except trio.WouldBlock:
+            self.overflowed = True
+            self.drop()
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.drop()
+            return False
+        return True
+
+    def drop(self) -> None:
+        self.gone = True
+        self.queue.close()
+
+
+@attrs.frozen
+class Join:
+    subscriber: Subscriber
+
+
+@attrs.frozen
+class Leave:
+    subscriber: Subscriber
+
+
+@attrs.frozen
+class Retrieve:
+    item_id: str
+
+
+@attrs.frozen
+class Envelope:
+    """A request to the actor; replies go to ``origin``. ``correlation`` is echoed untouched."""
+
+    request: Command | Retrieve | Join | Leave | Relayed
+    origin: Subscriber
+    correlation: str | None = None

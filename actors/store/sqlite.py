@@ -1,0 +1,209 @@
+"""A durable event store in one SQLite file, with group commit from a single writer thread.
+
+Appends from every conversation queue up for one committer task; it takes all that are waiting,
+writes them in one transaction on the writer thread (WAL, ``synchronous=FULL``) and wakes each
+caller only once the transaction is durable. One fsync then covers many appends, so durability
+does not cost throughput. Reads use their own connection, which WAL lets run beside the writer.
+"""
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import attrs
+import trio
+
+from actors.ids import random_id
+from actors.store.base import NewEvent, StoredEvent, StoreUnavailable, VersionConflict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (conversation_id, version)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Enough to cover every conversation's pending append at once under heavy load, small enough
+# that one transaction stays short.
+MAX_APPENDS_PER_COMMIT = 1024
+
+
+@attrs.define
+class _PendingAppend:
+    conversation_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    done: trio.Event = attrs.field(factory=trio.Event)
+    new_version: int = 0
+    error: Exception | None = None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so group commit is explicit.
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
+
+
+def _open_writer(path: Path) -> tuple[sqlite3.Connection, str]:
+    connection = _connect(path)
+    connection.executescript(SCHEMA)
+    row = connection.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()
+    if row is None:
+        log_id = random_id("log_")
+        connection.execute("INSERT INTO meta (key, value) VALUES ('log_id', ?)", (log_id,))
+        return connection, log_id
+    return connection, str(row[0])
+
+
+class SqliteEventStore:
+    """The EventStore protocol on a SQLite file; create it with ``open_sqlite_store``."""
+
+    def __init__(
+        self,
+        writer: sqlite3.Connection,
+        reader: sqlite3.Connection,
+        log_id: str,
+        requests: trio.MemorySendChannel[_PendingAppend],
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._log_id = log_id
+        self._requests = requests
+        # sqlite3 connections must not be used by two threads at once: one thread slot each.
+        self._writer_slot = trio.CapacityLimiter(1)
+        self._reader_slot = trio.CapacityLimiter(1)
+        self.commits = 0
+        self.appends = 0
+
+    @property
+    def log_id(self) -> str:
+        return self._log_id
+
+    async def append(
+        self, conversation_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> int:
+        pending = _PendingAppend(conversation_id, expected_version, events)
+        await self._requests.send(pending)
+        await pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.new_version
+
+    async def read(
+        self, conversation_id: str, after_version: int = 0, limit: int = 1000
+    ) -> list[StoredEvent]:
+        return await trio.to_thread.run_sync(
+            self._read_sync, conversation_id, after_version, limit, limiter=self._reader_slot
+        )
+
+    async def current_version(self, conversation_id: str) -> int:
+        return await trio.to_thread.run_sync(
+            self._version_sync, self._reader, conversation_id, limiter=self._reader_slot
+        )
+
+    def _read_sync(self, conversation_id: str, after_version: int, limit: int) -> list[StoredEvent]:
+        rows = self._reader.execute(
+            "SELECT version, position, kind, data FROM events"
+            " WHERE conversation_id = ? AND version > ? ORDER BY version LIMIT ?",
+            (conversation_id, after_version, limit),
+        ).fetchall()
+        return [StoredEvent(conversation_id, v, p, k, bytes(d)) for v, p, k, d in rows]
+
+    @staticmethod
+    def _version_sync(connection: sqlite3.Connection, conversation_id: str) -> int:
+        row = connection.execute(
+            "SELECT MAX(version) FROM events WHERE conversation_id = ?", (conversation_id,)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    async def run_committer(
+        self,
+        receive: trio.MemoryReceiveChannel[_PendingAppend],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Commit waiting appends in groups until ``receive`` closes."""
+        task_status.started()
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < MAX_APPENDS_PER_COMMIT:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                # Shielded: once a batch is on the writer thread, its callers must learn the
+                # outcome, even during shutdown.
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(
+                        self._commit_sync, batch, limiter=self._writer_slot
+                    )
+                for pending in batch:
+                    pending.done.set()
+
+    def _commit_sync(self, batch: list[_PendingAppend]) -> None:
+        connection = self._writer
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for pending in batch:
+                actual = self._version_sync(connection, pending.conversation_id)
+                if actual != pending.expected_version:
+                    pending.error = VersionConflict(
+                        pending.conversation_id, pending.expected_version, actual
+                    )
+                    continue
+                connection.executemany(
+                    "INSERT INTO events (conversation_id, version, kind, data) VALUES (?, ?, ?, ?)",
+                    [
+                        (pending.conversation_id, actual + offset, event.kind, event.data)
+                        for offset, event in enumerate(pending.events, start=1)
+                    ],
+                )
+                pending.new_version = actual + len(pending.events)
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            failure = StoreUnavailable(f"SQLite commit failed: {exc}")
+            for pending in batch:
+                pending.error = failure
+            return
+        self.commits += 1
+        self.appends += len(batch)
+
+
+@asynccontextmanager
+async def open_sqlite_store(path: Path) -> AsyncIterator[SqliteEventStore]:
+    """Open (creating if needed) the log at ``path``; the committer runs until the block exits.
+
+    Raises StoreUnavailable when the file cannot be opened or created.
+    """
+    try:
+        writer, log_id = await trio.to_thread.run_sync(_open_writer, path)
+        reader = await trio.to_thread.run_sync(_connect, path)
+    except sqlite3.Error as exc:
+        raise StoreUnavailable(f"cannot open SQLite store at {str(path)!r}: {exc}") from exc
+    # Each actor has at most one append in flight, so this bound is only reached with more live
+    # conversations than that; their actors then wait for room, which is the backpressure we want.
+    send, receive = trio.open_memory_channel[_PendingAppend](4 * MAX_APPENDS_PER_COMMIT)
+    store = SqliteEventStore(writer, reader, log_id, send)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.run_committer, receive)
+            try:
+                yield store
+            finally:
+                # Closing the queue lets the committer finish what is queued, then exit.
+                await send.aclose()
+    finally:
+        writer.close()
+        reader.close()

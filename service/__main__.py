@@ -1,0 +1,5 @@
+"""``python -m service`` runs the ``chorus`` command."""
+
+from service.cli import entry_point
+
+entry_point()

@@ -1,0 +1,200 @@
+"""One WebSocket connection: the handshake, a reader and a writer task, and routing to the actor.
+
+The reader decodes client events and sends them to the conversation's actor; the writer drains
+the connection's bounded outbound queue, which only the actor fills. Bad input becomes an
+``error`` event and never closes the connection.
+"""
+
+import logging
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import orjson
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
+
+from actors.conversation import core
+from actors.conversation.actor import ConversationActor
+from actors.conversation.messages import (
+    Envelope,
+    Join,
+    Leave,
+    Outbound,
+    Published,
+    Relayed,
+    Retrieve,
+    Subscriber,
+)
+from actors.ids import random_id
+from actors.registry import Registry
+from service.config import Settings
+from service.protocol import codec, outbound
+from service.protocol.codec import DecodeFailure
+from service.protocol.events import (
+    ClientEvent,
+    Conversation,
+    ConversationCreated,
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemRetrieve,
+    ServerEvent,
+    Session,
+    SessionCreated,
+)
+
+log = logging.getLogger(__name__)
+
+ENDPOINT = "/v1/realtime"
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DEFAULT_MODEL = "chorus"
+
+# Close codes (4000-4999 are the application's own).
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_ACTOR_RESTARTED = 1011
+
+
+@attrs.frozen
+class JoinRequest:
+    """What the handshake asked for, once it has been checked."""
+
+    conversation_id: str
+    model: str
+
+
+class HandshakeRejected(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> bytes:
+        return orjson.dumps(
+            {"error": {"type": "invalid_request_error", "code": self.code, "message": self.message}}
+        )
+
+
+def parse_target(target: str) -> JoinRequest:
+    """Check the request target (path and query); raises HandshakeRejected."""
+    parts = urlsplit(target)
+    if parts.path.rstrip("/") != ENDPOINT:
+        raise HandshakeRejected(404, "not_found", f"No endpoint at {parts.path!r}; use {ENDPOINT}.")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    conversation_id = query.get("conversation", [None])[-1]
+    if conversation_id is None:
+        conversation_id = random_id("conv_")
+    elif not CONVERSATION_ID.fullmatch(conversation_id):
+        raise HandshakeRejected(
+            400,
+            "invalid_conversation_id",
+            "The 'conversation' query parameter must be 1-64 characters of A-Z, a-z, 0-9, '_' "
+            "and '-'.",
+        )
+    model = query.get("model", [DEFAULT_MODEL])[-1] or DEFAULT_MODEL
+    return JoinRequest(conversation_id, model)
+
+
+async def handle_request(request: WebSocketRequest, registry: Registry, settings: Settings) -> None:
+    """Serve one WebSocket handshake and, if accepted, the connection until it closes."""
+    try:
+        join = parse_target(request.path)
+    except HandshakeRejected as rejected:
+        await request.reject(
+            rejected.status,
+            extra_headers=[(b"content-type", b"application/json")],
+            body=rejected.body(),
+        )
+        return
+    websocket = await request.accept()
+    connection = Connection(websocket, registry.actor_for(join.conversation_id), join, settings)
+    await connection.run()
+
+
+class Connection:
+    """A client connected to one conversation."""
+
+    def __init__(
+        self,
+        websocket: WebSocketConnection,
+        actor: ConversationActor,
+        join: JoinRequest,
+        settings: Settings,
+    ) -> None:
+        self.websocket = websocket
+        self.actor = actor
+        self.join = join
+        self.session_id = random_id("sess_")
+        send, self._outbox = trio.open_memory_channel[Outbound](settings.subscriber_queue)
+        self.subscriber = Subscriber(send)
+        self.last_version = 0
+
+    async def run(self) -> None:
+        """Join the conversation, serve it until either side closes, then leave."""
+        try:
+            await self.actor.inbox.send(Envelope(Join(self.subscriber), self.subscriber))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation unavailable; retry")
+            return
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write, nursery.cancel_scope)
+                await self._read()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        try:
+            self.actor.inbox.send_nowait(Envelope(Leave(self.subscriber), self.subscriber))
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            # The actor drops a gone subscriber at its next broadcast.
+            self.subscriber.drop()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                frame = await self.websocket.get_message()
+            except ConnectionClosed:
+                return
+            envelope = self._envelope_for(codec.decode_client_event(frame))
+            try:
+                await self.actor.inbox.send(envelope)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return  # the actor is gone; the writer closes the connection
+
+    def _envelope_for(self, decoded: ClientEvent | DecodeFailure) -> Envelope:
+        origin = self.subscriber
+        match decoded:
+            case DecodeFailure(error=error, client_event_id=echo):
+                return Envelope(Relayed(outbound.error_frame(error, echo)), origin)
+            case ConversationItemCreate():
+                return Envelope(codec.create_command(decoded), origin, decoded.event_id)
+            case ConversationItemRetrieve(item_id=item_id, event_id=echo):
+                return Envelope(Retrieve(item_id), origin, echo)
+            case ConversationItemDelete(item_id=item_id, event_id=echo):
+                return Envelope(core.DeleteItem(item_id), origin, echo)
+
+    async def _write(self, cancel_scope: trio.CancelScope) -> None:
+        hello: list[ServerEvent] = [
+            SessionCreated(outbound.new_event_id(), Session(self.session_id, self.join.model)),
+            ConversationCreated(outbound.new_event_id(), Conversation(self.join.conversation_id)),
+        ]
+        try:
+            for frame in codec.encode_many(hello):
+                await self.websocket.send_message(frame)
+            async with self._outbox:
+                async for item in self._outbox:
+                    for frame in outbound.frames(item):
+                        await self.websocket.send_message(frame)
+                    if isinstance(item, Published):
+                        self.last_version = item.version
+            # The actor closed our queue: we were too slow, or the actor stopped.
+            if self.subscriber.overflowed:
+                reason = f"slow consumer; last_position={self.last_version}"
+                await self.websocket.aclose(CLOSE_SLOW_CONSUMER, reason)
+            else:
+                await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation restarted; retry")
+        except ConnectionClosed:
+            pass
+        cancel_scope.cancel()

@@ -1,0 +1,355 @@
+"""The wire codec: JSON frames to validated client events, server events to JSON text.
+
+The only module that touches JSON. It owns tag dispatch (``type`` to class), strict primitive
+hooks (no ``1`` -> ``"1"`` coercion), and the translation of every cattrs/orjson failure into a
+ProtocolError that names the offending field as the real service does (``item.content[0].type``).
+No cattrs or orjson exception escapes it.
+"""
+
+import base64
+import binascii
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import attrs
+import cattrs
+import orjson
+from cattrs.cols import list_structure_factory
+from cattrs.errors import (
+    AttributeValidationNote,
+    ForbiddenExtraKeysError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+
+from actors.conversation import core
+from actors.conversation.model import ContentKind, ContentPart, Item, ItemType, Role
+from service.protocol import errors
+from service.protocol.errors import ProtocolError
+from service.protocol.events import (
+    MAX_CLIENT_EVENT_ID_LENGTH,
+    MAX_ITEM_ID_LENGTH,
+    ClientEvent,
+    ClientEventId,
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemRetrieve,
+    ItemId,
+    OutItem,
+    ServerEvent,
+    WireContent,
+    WireItem,
+)
+
+CLIENT_EVENT_TYPES: dict[str, type[ClientEvent]] = {
+    "conversation.item.create": ConversationItemCreate,
+    "conversation.item.retrieve": ConversationItemRetrieve,
+    "conversation.item.delete": ConversationItemDelete,
+}
+
+
+@attrs.frozen
+class DecodeFailure:
+    """A frame Chorus cannot act on; ``client_event_id`` is echoed when it could be read."""
+
+    error: ProtocolError
+    client_event_id: str | None
+
+
+# -- strict structuring hooks ----------------------------------------------------------------------
+
+
+class _FieldError(Exception):
+    """Raised by our hooks; turned into a ProtocolError once the field's path is known."""
+
+    def __init__(self, make: Callable[[str], ProtocolError]) -> None:
+        super().__init__()
+        self.make = make
+
+
+def _strict(expected_type: type, described: str) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        # bool is an int subclass in Python, but not in JSON.
+        if type(value) is not expected_type:
+            raise _FieldError(lambda path: errors.invalid_type(path, described, value))
+        return value
+
+    return structure
+
+
+def _bounded_string(maximum: int) -> Callable[[Any, Any], str]:
+    def structure(value: Any, _: Any) -> str:
+        if type(value) is not str:
+            raise _FieldError(lambda path: errors.invalid_type(path, "a string", value))
+        if len(value) > maximum:
+            raise _FieldError(lambda path: errors.string_too_long(path, maximum, len(value)))
+        return value
+
+    return structure
+
+
+def _is_literal(cls: Any) -> bool:
+    return typing.get_origin(cls) is Literal
+
+
+def _literal_hook(cls: Any) -> Callable[[Any, Any], Any]:
+    allowed: tuple[str, ...] = typing.get_args(cls)
+
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is not str:
+            raise _FieldError(lambda path: errors.invalid_type(path, "a string", value))
+        if value not in allowed:
+            raise _FieldError(lambda path: errors.invalid_value(value, allowed, path))
+        return value
+
+    return structure
+
+
+def _checked_list(structure_list: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, cls: Any) -> Any:
+        # Without this check cattrs would iterate a string character by character.
+        if type(value) is not list:
+            raise _FieldError(lambda path: errors.invalid_type(path, "an array", value))
+        return structure_list(value, cls)
+
+    return structure
+
+
+def _checked_object(structure_attrs: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, cls: Any) -> Any:
+        if type(value) is not dict:
+            raise _FieldError(lambda path: errors.invalid_type(path, "an object", value))
+        return structure_attrs(value, cls)
+
+    return structure
+
+
+def _is_list(cls: Any) -> bool:
+    return typing.get_origin(cls) is list
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(str, _strict(str, "a string"))
+    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(bool, _strict(bool, "a boolean"))
+    converter.register_structure_hook(ItemId, _bounded_string(MAX_ITEM_ID_LENGTH))
+    converter.register_structure_hook(ClientEventId, _bounded_string(MAX_CLIENT_EVENT_ID_LENGTH))
+    converter.register_structure_hook_factory(_is_literal, _literal_hook)
+    wire_classes: tuple[type, ...] = (WireItem, WireContent)
+    for cls in wire_classes:
+        converter.register_structure_hook(
+            cls, _checked_object(make_dict_structure_fn(cls, converter))
+        )
+    converter.register_structure_hook_factory(
+        _is_list,
+        lambda cls: _checked_list(list_structure_factory(cls, converter)),
+    )
+    # Server items and content parts leave out the fields that do not apply to them.
+    out_classes: tuple[type, ...] = (OutItem, WireContent)
+    for cls in out_classes:
+        converter.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
+        )
+    return converter
+
+
+_converter = _make_converter()
+
+
+def _first_error(exc: BaseException, path: str) -> ProtocolError:
+    """Walk a cattrs error tree depth-first and describe its first leaf at its JSON path."""
+    match exc:
+        case _FieldError(make=make):
+            return make(path)
+        case ForbiddenExtraKeysError(extra_fields=extra):
+            return errors.unknown_parameter(_join(path, sorted(extra)[0]))
+        case KeyError():
+            # cattrs notes the missing attribute on the KeyError itself, so ``path`` names it.
+            return errors.missing_parameter(path)
+        case BaseExceptionGroup(exceptions=children):
+            child = children[0]
+            for note in getattr(child, "__notes__", ()):
+                if isinstance(note, AttributeValidationNote):
+                    return _first_error(child, _join(path, note.name))
+                if isinstance(note, IterableValidationNote):
+                    return _first_error(child, f"{path}[{note.index}]")
+            return _first_error(child, path)
+    return errors.invalid_value(None, (), path or "unknown")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# -- dialect rules ---------------------------------------------------------------------------------
+
+# Beta content names; the canonical kinds follow the GA names.
+BETA_CONTENT_KINDS: dict[str, ContentKind] = {
+    "input_text": ContentKind.INPUT_TEXT,
+    "input_audio": ContentKind.INPUT_AUDIO,
+    "text": ContentKind.OUTPUT_TEXT,
+    "audio": ContentKind.OUTPUT_AUDIO,
+    "item_reference": ContentKind.ITEM_REFERENCE,
+}
+BETA_CONTENT_NAMES: dict[ContentKind, str] = {
+    kind: name for name, kind in BETA_CONTENT_KINDS.items()
+}
+BETA_ALLOWED_CONTENT: dict[str, tuple[str, ...]] = {
+    "system": ("input_text",),
+    "user": ("input_text", "input_audio"),
+    "assistant": ("text",),
+}
+# The field each content kind cannot do without.
+REQUIRED_CONTENT_FIELD: dict[str, str] = {
+    "input_text": "text",
+    "text": "text",
+    "input_audio": "audio",
+}
+
+
+def _check_item(item: WireItem) -> ProtocolError | None:
+    """Rules cattrs cannot express: which content each role takes, and what each part needs."""
+    if item.type != "message":
+        return None
+    if item.role is None:
+        return errors.missing_parameter("item.role")
+    allowed = BETA_ALLOWED_CONTENT[item.role]
+    for index, part in enumerate(item.content or ()):
+        path = f"item.content[{index}]"
+        if part.type not in allowed:
+            return errors.invalid_value(part.type, allowed, f"{path}.type")
+        required = REQUIRED_CONTENT_FIELD[part.type]
+        if getattr(part, required) is None:
+            return errors.missing_parameter(f"{path}.{required}")
+        if part.audio is not None and not _is_base64(part.audio):
+            return ProtocolError(
+                "invalid_value",
+                f"Invalid '{path}.audio': expected base64-encoded audio bytes.",
+                f"{path}.audio",
+            )
+    return None
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+# -- decoding --------------------------------------------------------------------------------------
+
+
+def decode_client_event(frame: str | bytes) -> ClientEvent | DecodeFailure:
+    """Parse and validate one frame from a client; never raises."""
+    if isinstance(frame, bytes):
+        return DecodeFailure(
+            errors.invalid_event("Binary frames are not supported; send JSON events as text."),
+            None,
+        )
+    try:
+        raw = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        return DecodeFailure(errors.invalid_json(str(exc)), None)
+    if not isinstance(raw, dict):
+        return DecodeFailure(
+            errors.invalid_event(
+                f"Expected an event object, but got {errors.describe_json_type(raw)}."
+            ),
+            None,
+        )
+    event_id = raw.get("event_id")
+    echo = event_id if isinstance(event_id, str) else None
+    if "type" not in raw:
+        return DecodeFailure(errors.invalid_event("The 'type' field is missing."), echo)
+    type_name = raw["type"]
+    if not isinstance(type_name, str):
+        return DecodeFailure(errors.invalid_type("type", "a string", type_name), echo)
+    cls = CLIENT_EVENT_TYPES.get(type_name)
+    if cls is None:
+        return DecodeFailure(
+            errors.invalid_value(type_name, list(CLIENT_EVENT_TYPES), "type"), echo
+        )
+    try:
+        event = _converter.structure(raw, cls)
+    except Exception as exc:  # cattrs' error tree, whatever its shape: never let it escape
+        return DecodeFailure(_first_error(exc, ""), echo)
+    if isinstance(event, ConversationItemCreate) and (problem := _check_item(event.item)):
+        return DecodeFailure(problem, echo)
+    return event
+
+
+def _placement(previous_item_id: str | None) -> core.Placement:
+    if not previous_item_id:
+        return core.Anchor.APPEND
+    if previous_item_id == "root":
+        return core.Anchor.ROOT
+    return core.AfterItem(previous_item_id)
+
+
+def item_from_wire(item: WireItem) -> Item:
+    """The domain item a validated wire item describes (empty id: the server picks one)."""
+    return Item(
+        id=item.id or "",
+        type=ItemType(item.type),
+        role=Role(item.role) if item.role else None,
+        content=tuple(
+            ContentPart(
+                kind=BETA_CONTENT_KINDS[part.type],
+                text=part.text,
+                audio=part.audio,
+                transcript=part.transcript,
+                reference_id=part.id,
+            )
+            for part in item.content or ()
+        ),
+        call_id=item.call_id,
+        name=item.name,
+        arguments=item.arguments,
+        output=item.output,
+    )
+
+
+def create_command(event: ConversationItemCreate) -> core.CreateItem:
+    return core.CreateItem(item_from_wire(event.item), _placement(event.previous_item_id))
+
+
+# -- encoding --------------------------------------------------------------------------------------
+
+
+def item_to_wire(item: Item) -> OutItem:
+    content = None
+    if item.type is ItemType.MESSAGE:
+        content = [
+            WireContent(
+                type=BETA_CONTENT_NAMES.get(part.kind, part.kind.value),
+                text=part.text,
+                id=part.reference_id,
+                audio=part.audio,
+                transcript=part.transcript,
+            )
+            for part in item.content
+        ]
+    return OutItem(
+        id=item.id,
+        type=item.type.value,
+        status=None if item.type is ItemType.FUNCTION_CALL_OUTPUT else item.status.value,
+        role=item.role.value if item.role else None,
+        content=content,
+        call_id=item.call_id,
+        name=item.name,
+        arguments=item.arguments,
+        output=item.output,
+    )
+
+
+def encode(event: ServerEvent) -> str:
+    """One server event as the text of a WebSocket frame."""
+    return orjson.dumps(_converter.unstructure(event)).decode()
+
+
+def encode_many(events: Sequence[ServerEvent]) -> list[str]:
+    return [encode(event) for event in events]

@@ -1,0 +1,79 @@
+"""Test helpers: a Chorus server in-process on port 0 and a small JSON client."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import trio
+from trio_websocket import WebSocketConnection, open_websocket_url
+
+from service.app import serve
+from service.config import Settings
+
+TIMEOUT = 10
+
+
+@asynccontextmanager
+async def running_server(store_url: str = "memory://", **overrides: Any) -> AsyncIterator[str]:
+    """Run Chorus in a nursery for the block; yield its ws:// base URL."""
+    settings = Settings(host="127.0.0.1", port=0, store_url=store_url, **overrides)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve, settings)
+        yield f"ws://127.0.0.1:{port}/v1/realtime"
+        nursery.cancel_scope.cancel()
+
+
+class Client:
+    """A JSON-speaking WebSocket client with bounded waits."""
+
+    def __init__(self, websocket: WebSocketConnection) -> None:
+        self.websocket = websocket
+        self.frames: list[str] = []
+        self.conversation = ""
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self.websocket.send_message(orjson.dumps(event).decode())
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.websocket.send_message(frame)
+
+    async def receive(self) -> dict[str, Any]:
+        with trio.fail_after(TIMEOUT):
+            frame = await self.websocket.get_message()
+        assert isinstance(frame, str), "Chorus sends text frames"
+        self.frames.append(frame)
+        event: dict[str, Any] = orjson.loads(frame)
+        return event
+
+    async def receive_type(self, type_name: str) -> dict[str, Any]:
+        event = await self.receive()
+        assert event["type"] == type_name, event
+        return event
+
+
+@asynccontextmanager
+async def connect(url: str, **headers: str) -> AsyncIterator[Client]:
+    """Connect and consume ``session.created`` and ``conversation.created``."""
+    extra = [(key.replace("_", "-").encode(), value.encode()) for key, value in headers.items()]
+    with trio.fail_after(TIMEOUT):
+        async with open_websocket_url(url, extra_headers=extra) as websocket:
+            client = Client(websocket)
+            await client.receive_type("session.created")
+            client.conversation = (await client.receive_type("conversation.created"))[
+                "conversation"
+            ]["id"]
+            client.frames.clear()
+            yield client
+
+
+def message(item_id: str | None = None, text: str = "hello", role: str = "user") -> dict[str, Any]:
+    kind = "text" if role == "assistant" else "input_text"
+    item: dict[str, Any] = {
+        "type": "message",
+        "role": role,
+        "content": [{"type": kind, "text": text}],
+    }
+    if item_id is not None:
+        item["id"] = item_id
+    return item
