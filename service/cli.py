@@ -82,18 +82,26 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         trio.run(main)
-    except StoreError as exc:
-        print(f"chorus: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(
-            f"chorus: error: cannot listen on {settings.host}:{settings.port}: {exc}",
-            file=sys.stderr,
-        )
-        return 2
     except KeyboardInterrupt:
         return 0
+    except BaseException as exc:
+        failure = _sole_cause(exc)
+        if isinstance(failure, StoreError):
+            print(f"chorus: error: {failure}", file=sys.stderr)
+            return 2
+        if isinstance(failure, OSError):
+            where = f"{settings.host}:{settings.port}"
+            print(f"chorus: error: cannot listen on {where}: {failure}", file=sys.stderr)
+            return 2
+        raise
     return 0
+
+
+def _sole_cause(exc: BaseException) -> BaseException:
+    """Unwrap nurseries' single-exception groups down to the error that caused them."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

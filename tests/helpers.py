@@ -77,3 +77,33 @@ def message(item_id: str | None = None, text: str = "hello", role: str = "user")
     if item_id is not None:
         item["id"] = item_id
     return item
+
+
+async def raw_handshake(url: str, target: str) -> tuple[int, bytes]:
+    """Send a WebSocket upgrade request by hand; return the HTTP status and body.
+
+    By hand because trio-websocket's client leaks its socket when the server rejects.
+    """
+    host, port = url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            await stream.send_all(request.encode())
+            response = b""
+            while chunk := await stream.receive_some():
+                response += chunk
+                head, _, body = response.partition(b"\r\n\r\n")
+                length = [
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ]
+                if length and len(body) >= length[0]:
+                    break
+    status = int(response.split(b" ", 2)[1])
+    return status, response.partition(b"\r\n\r\n")[2]

@@ -61,8 +61,8 @@ class ConversationActor:
         On any exit the inbox is closed (senders get BrokenResourceError) and every subscriber's
         queue is closed, so no connection waits on a dead actor.
         """
-        try:
-            with self._requests:
+        with self._requests:
+            try:
                 await self._load()
                 task_status.started()
                 while True:
@@ -73,10 +73,19 @@ class ConversationActor:
                         except trio.WouldBlock:
                             break
                     await self._handle(batch)
-        finally:
-            for subscriber in self.subscribers:
-                subscriber.drop()
-            self.subscribers.clear()
+            finally:
+                self._drop_everyone()
+
+    def _drop_everyone(self) -> None:
+        """Close the queue of every subscriber, and of every sender still waiting in the inbox."""
+        for subscriber in self.subscribers:
+            subscriber.drop()
+        self.subscribers.clear()
+        while True:
+            try:
+                self._requests.receive_nowait().origin.drop()
+            except trio.WouldBlock:
+                return
 
     async def _load(self) -> None:
         """Rebuild the state from the log, a bounded batch at a time."""

@@ -336,6 +336,7 @@ def item_to_wire(item: Item) -> OutItem:
     return OutItem(
         id=item.id,
         type=item.type.value,
+        object="realtime.item",
         status=None if item.type is ItemType.FUNCTION_CALL_OUTPUT else item.status.value,
         role=item.role.value if item.role else None,
         content=content,

@@ -55,8 +55,8 @@ class OutItem:
 
     id: str
     type: str
-    object: str = "realtime.item"
-    status: str | None = "completed"
+    object: str
+    status: str | None
     role: str | None = None
     content: list[WireContent] | None = None
     call_id: str | None = None

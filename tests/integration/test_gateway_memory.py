@@ -1,0 +1,97 @@
+"""The gateway over in-memory streams: handshake checks, hello events, errors keep the line open."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import pytest
+import trio
+import trio.testing
+from trio_websocket import WebSocketConnection, wrap_client_stream, wrap_server_stream
+
+from actors.registry import Registry
+from actors.store.memory import MemoryEventStore
+from service.config import Settings
+from service.gateway import HandshakeRejected, handle_request, parse_target
+
+
+@asynccontextmanager
+async def gateway_client(target: str) -> AsyncIterator[WebSocketConnection]:
+    """A client connected over a memory stream to a gateway with a memory store."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        registry = Registry(MemoryEventStore(), nursery)
+
+        async def server() -> None:
+            request = await wrap_server_stream(nursery, server_stream)
+            await handle_request(request, registry, Settings(store_url="memory://"))
+
+        nursery.start_soon(server)
+        with trio.fail_after(5):
+            client = await wrap_client_stream(
+                nursery,
+                client_stream,  # type: ignore[arg-type]
+                "localhost",
+                target,
+            )
+        yield client
+        nursery.cancel_scope.cancel()
+
+
+async def next_event(ws: WebSocketConnection) -> dict[str, Any]:
+    with trio.fail_after(5):
+        event: dict[str, Any] = orjson.loads(await ws.get_message())
+    return event
+
+
+async def test_hello_then_created_for_a_named_conversation() -> None:
+    async with gateway_client("/v1/realtime?conversation=room-1&model=gpt-x") as ws:
+        session = await next_event(ws)
+        assert session["type"] == "session.created"
+        assert session["session"]["id"].startswith("sess_")
+        assert session["session"]["object"] == "realtime.session"
+        conversation = await next_event(ws)
+        assert conversation["type"] == "conversation.created"
+        assert conversation["conversation"] == {"id": "room-1", "object": "realtime.conversation"}
+        assert session["event_id"] != conversation["event_id"]
+
+
+async def test_without_a_conversation_a_new_id_is_generated() -> None:
+    async with gateway_client("/v1/realtime") as ws:
+        await next_event(ws)
+        conversation = await next_event(ws)
+        assert conversation["conversation"]["id"].startswith("conv_")
+
+
+async def test_bad_frames_get_errors_and_the_connection_stays_open() -> None:
+    async with gateway_client("/v1/realtime?conversation=c") as ws:
+        await next_event(ws)
+        await next_event(ws)
+        await ws.send_message("{oops")
+        await ws.send_message(b"\x00binary")
+        await ws.send_message('{"type": "conversation.item.create", "event_id": "e9"}')
+        codes = [(await next_event(ws))["error"] for _ in range(3)]
+        assert [e["code"] for e in codes] == [
+            "invalid_json",
+            "invalid_event",
+            "missing_required_parameter",
+        ]
+        assert codes[2]["event_id"] == "e9"
+        create = {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": []},
+        }
+        await ws.send_message(orjson.dumps(create).decode())
+        created = await next_event(ws)
+        assert created["type"] == "conversation.item.created"
+        assert created["item"]["id"].startswith("item_")
+        assert len(created["item"]["id"]) == len("item_") + 21
+
+
+def test_other_query_parameters_are_ignored() -> None:
+    join = parse_target("/v1/realtime?model=gpt-4o-realtime&conversation=abc_-9&foo=1")
+    assert join.conversation_id == "abc_-9"
+    assert join.model == "gpt-4o-realtime"
+    with pytest.raises(HandshakeRejected):
+        parse_target("/v1/realtime?conversation=a.b")
