@@ -208,13 +208,21 @@ def _make_converter() -> cattrs.Converter:
         _is_list,
         lambda cls: _checked_list(list_structure_factory(cls, converter)),
     )
-    # Server items and content parts leave out the fields that do not apply to them.
-    out_classes: tuple[type, ...] = (OutItem, OutContent)
+    # Server items and content parts leave out the fields that do not apply to them (None), but
+    # keep defaults such as ``object``. Content first: the item's function embeds its hook.
+    out_classes: tuple[type, ...] = (OutContent, OutItem)
     for cls in out_classes:
         converter.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
+            cls, _without_none(make_dict_unstructure_fn(cls, converter))
         )
     return converter
+
+
+def _without_none(unstructure: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    def without_none(value: Any) -> dict[str, Any]:
+        return {key: field for key, field in unstructure(value).items() if field is not None}
+
+    return without_none
 
 
 _converter = _make_converter()
