@@ -29,18 +29,21 @@ from actors.conversation.messages import (
 from actors.ids import random_id
 from actors.registry import Registry
 from service.config import Settings
-from service.protocol import codec, outbound
-from service.protocol.codec import DecodeFailure
+from service.protocol import codec, ga, outbound, session
+from service.protocol.codec import ClientEvent, DecodeFailure
+from service.protocol.dialects import Dialect, negotiate
 from service.protocol.events import (
-    ClientEvent,
     Conversation,
     ConversationCreated,
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemRetrieve,
+    ConversationItemTruncate,
+    JsonObject,
     ServerEvent,
-    Session,
     SessionCreated,
+    SessionUpdate,
+    Unsupported,
 )
 
 log = logging.getLogger(__name__)
@@ -106,8 +109,15 @@ async def handle_request(request: WebSocketRequest, registry: Registry, settings
             body=rejected.body(),
         )
         return
-    websocket = await request.accept()
-    connection = Connection(websocket, registry.actor_for(join.conversation_id), join, settings)
+    negotiated = negotiate(request.headers, request.proposed_subprotocols)
+    websocket = await request.accept(subprotocol=negotiated.subprotocol)
+    connection = Connection(
+        websocket,
+        registry.actor_for(join.conversation_id),
+        join,
+        settings,
+        dialect=negotiated.dialect,
+    )
     await connection.run()
 
 
@@ -120,11 +130,16 @@ class Connection:
         actor: ConversationActor,
         join: JoinRequest,
         settings: Settings,
+        *,
+        dialect: Dialect = Dialect.BETA,
     ) -> None:
         self.websocket = websocket
         self.actor = actor
         self.join = join
+        self.dialect = dialect
         self.session_id = random_id("sess_")
+        # Per connection, never shared: what this client set with session.update.
+        self.session = session.initial_session(dialect, self.session_id, join.model)
         send, self._outbox = trio.open_memory_channel[Outbound](settings.subscriber_queue)
         self.subscriber = Subscriber(send)
         self.last_version = 0
@@ -157,7 +172,7 @@ class Connection:
                 frame = await self.websocket.get_message()
             except ConnectionClosed:
                 return
-            envelope = self._envelope_for(codec.decode_client_event(frame))
+            envelope = self._envelope_for(codec.decode_client_event(frame, self.dialect))
             try:
                 await self.actor.inbox.send(envelope)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -168,16 +183,30 @@ class Connection:
         match decoded:
             case DecodeFailure(error=error, client_event_id=echo):
                 return Envelope(Relayed(outbound.error_frame(error, echo)), origin)
-            case ConversationItemCreate():
+            case ConversationItemCreate() | ga.GaConversationItemCreate():
                 return Envelope(codec.create_command(decoded), origin, decoded.event_id)
             case ConversationItemRetrieve(item_id=item_id, event_id=echo):
                 return Envelope(Retrieve(item_id), origin, echo)
             case ConversationItemDelete(item_id=item_id, event_id=echo):
                 return Envelope(core.DeleteItem(item_id), origin, echo)
+            case ConversationItemTruncate(event_id=echo):
+                command = core.TruncateItem(
+                    decoded.item_id, decoded.content_index, decoded.audio_end_ms
+                )
+                return Envelope(command, origin, echo)
+            case SessionUpdate(session=update):
+                # Relayed through the inbox so the answer keeps its place among the others.
+                self.session = session.merged(self.session, update)
+                frame = outbound.session_updated_frame(JsonObject(self.session))
+                return Envelope(Relayed(frame), origin)
+            case Unsupported(type=type_name, event_id=echo):
+                return Envelope(
+                    Relayed(outbound.unsupported_frame(type_name, echo, self.dialect)), origin
+                )
 
     async def _write(self, cancel_scope: trio.CancelScope) -> None:
         hello: list[ServerEvent] = [
-            SessionCreated(outbound.new_event_id(), Session(self.session_id, self.join.model)),
+            SessionCreated(outbound.new_event_id(), JsonObject(self.session)),
             ConversationCreated(outbound.new_event_id(), Conversation(self.join.conversation_id)),
         ]
         try:
@@ -185,7 +214,7 @@ class Connection:
                 await self.websocket.send_message(frame)
             async with self._outbox:
                 async for item in self._outbox:
-                    for frame in outbound.frames(item):
+                    for frame in outbound.frames(item, self.dialect):
                         await self.websocket.send_message(frame)
                     if isinstance(item, Published):
                         self.last_version = item.version

@@ -1,6 +1,6 @@
 """Test helpers: a Chorus server in-process on port 0 and a small JSON client."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -53,11 +53,21 @@ class Client:
 
 
 @asynccontextmanager
-async def connect(url: str, **headers: str) -> AsyncIterator[Client]:
-    """Connect and consume ``session.created`` and ``conversation.created``."""
+async def connect(
+    url: str, *, dialect: str = "beta", subprotocols: Sequence[str] = (), **headers: str
+) -> AsyncIterator[Client]:
+    """Connect and consume ``session.created`` and ``conversation.created``.
+
+    ``dialect="beta"`` (the default, the shape of the spec documents) sends
+    ``OpenAI-Beta: realtime=v1``; ``dialect="ga"`` sends no such header.
+    """
+    if dialect == "beta":
+        headers.setdefault("OpenAI_Beta", "realtime=v1")
     extra = [(key.replace("_", "-").encode(), value.encode()) for key, value in headers.items()]
     with trio.fail_after(TIMEOUT):
-        async with open_websocket_url(url, extra_headers=extra) as websocket:
+        async with open_websocket_url(
+            url, extra_headers=extra, subprotocols=list(subprotocols) or None
+        ) as websocket:
             client = Client(websocket)
             await client.receive_type("session.created")
             client.conversation = (await client.receive_type("conversation.created"))[

@@ -116,7 +116,7 @@ class ConversationActor:
                         else Retrieved(found, correlation)
                     )
                     outputs.append((origin, reply))
-                case core.CreateItem() | core.DeleteItem():
+                case core.CreateItem() | core.DeleteItem() | core.TruncateItem():
                     decided = core.decide(
                         self.state, request, generated_item_id=self._generate_item_id()
                     )

@@ -4,13 +4,18 @@ No trio, no I/O, no clock, no randomness: generated ids come in as arguments. Ev
 resolved facts (the concrete predecessor of a new item), so replaying a log never re-decides.
 """
 
+import base64
+import binascii
 from collections import Counter
 from collections.abc import Iterator
 from enum import Enum
 
 import attrs
 
-from actors.conversation.model import Item, ItemType
+from actors.conversation.model import ContentKind, Item, ItemType, Role
+
+# Assistant audio is 24 kHz mono PCM16: 48 bytes per millisecond.
+AUDIO_BYTES_PER_MS = 48
 
 
 class Anchor(Enum):
@@ -44,7 +49,16 @@ class DeleteItem:
     item_id: str
 
 
-Command = CreateItem | DeleteItem
+@attrs.frozen
+class TruncateItem:
+    """Cut the audio of ``item_id``'s content part ``content_index`` at ``audio_end_ms``."""
+
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+Command = CreateItem | DeleteItem | TruncateItem
 
 
 # -- events (past tense, persisted) ---------------------------------------------------------------
@@ -63,7 +77,16 @@ class ItemDeleted:
     item_id: str
 
 
-Event = ItemCreated | ItemDeleted
+@attrs.frozen
+class ItemTruncated:
+    """The audio of a content part now ends at ``audio_end_ms``; its transcript is gone."""
+
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+Event = ItemCreated | ItemDeleted | ItemTruncated
 
 
 @attrs.frozen
@@ -141,6 +164,8 @@ def decide(
                     "item_id",
                 )
             return [ItemDeleted(item_id)]
+        case TruncateItem():
+            return _decide_truncate(state, command)
 
 
 def _decide_create(
@@ -177,6 +202,59 @@ def _decide_create(
     return [ItemCreated(item, previous)]
 
 
+def _decide_truncate(state: ConversationState, command: TruncateItem) -> list[Event] | Rejected:
+    """Only assistant audio can be truncated, as in the real service.
+
+    No client can create assistant audio (neither dialect accepts it), so in a conversation built
+    by clients alone every valid item id ends in ``unsupported_content_type``; the rest of the
+    checks keep the real service's order and wording for when such items exist.
+    """
+    item = state.get(command.item_id)
+    if item is None:
+        return Rejected(
+            "item_truncate_invalid_item_id",
+            f"Error truncating item: the item with id '{command.item_id}' does not exist.",
+            "item_id",
+        )
+    only_audio = Rejected(
+        "unsupported_content_type", "Only model output audio messages can be truncated", None
+    )
+    if item.type is not ItemType.MESSAGE or item.role is not Role.ASSISTANT:
+        return only_audio
+    if command.content_index >= len(item.content):
+        return Rejected(
+            "invalid_value",
+            f"Invalid 'content_index': the item with id '{item.id}' has no content part at "
+            f"index {command.content_index}.",
+            "content_index",
+        )
+    part = item.content[command.content_index]
+    if part.kind is not ContentKind.OUTPUT_AUDIO:
+        return only_audio
+    duration_ms = audio_duration_ms(part.audio)
+    if command.audio_end_ms > duration_ms:
+        return Rejected(
+            "invalid_value",
+            f"Audio content of {duration_ms}ms is already shorter than {command.audio_end_ms}ms",
+            "audio_end_ms",
+        )
+    return [ItemTruncated(item.id, command.content_index, command.audio_end_ms)]
+
+
+def audio_duration_ms(audio: str | None) -> int:
+    """The length of base64 24 kHz mono PCM16 ``audio`` in whole milliseconds."""
+    return len(_audio_bytes(audio)) // AUDIO_BYTES_PER_MS
+
+
+def _audio_bytes(audio: str | None) -> bytes:
+    if not audio:
+        return b""
+    try:
+        return base64.b64decode(audio, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def retrieve(state: ConversationState, item_id: str) -> Item | Rejected:
     """Return the item with ``item_id``, or the protocol's refusal."""
     item = state.get(item_id)
@@ -207,6 +285,15 @@ def evolve(state: ConversationState, event: Event) -> ConversationState:
             node = _unlink(state, item_id)
             if node.item.type is ItemType.FUNCTION_CALL and node.item.call_id is not None:
                 state.function_call_ids[node.item.call_id] -= 1
+        case ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
+            node = state.nodes[item_id]
+            part = node.item.content[index]
+            kept = _audio_bytes(part.audio)[: end_ms * AUDIO_BYTES_PER_MS]
+            truncated = attrs.evolve(
+                part, audio=base64.b64encode(kept).decode("ascii"), transcript=None
+            )
+            content = (*node.item.content[:index], truncated, *node.item.content[index + 1 :])
+            node.item = attrs.evolve(node.item, content=content)
     state.version += 1
     return state
 

@@ -7,12 +7,13 @@ each, so any later reader (another process, a replay tool, a SQL query) can read
 import cattrs
 import orjson
 
-from actors.conversation.core import Event, ItemCreated, ItemDeleted
+from actors.conversation.core import Event, ItemCreated, ItemDeleted, ItemTruncated
 from actors.store.base import NewEvent, StoredEvent
 
 KIND_BY_CLASS: dict[type[Event], str] = {
     ItemCreated: "item.created",
     ItemDeleted: "item.deleted",
+    ItemTruncated: "item.truncated",
 }
 CLASS_BY_KIND: dict[str, type[Event]] = {kind: cls for cls, kind in KIND_BY_CLASS.items()}
 

@@ -25,28 +25,57 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from actors.conversation import core
 from actors.conversation.model import ContentKind, ContentPart, Item, ItemType, Role
-from service.protocol import errors
+from service.protocol import errors, ga, session
+from service.protocol.dialects import Dialect
 from service.protocol.errors import ProtocolError
 from service.protocol.events import (
     MAX_CLIENT_EVENT_ID_LENGTH,
     MAX_ITEM_ID_LENGTH,
-    ClientEvent,
     ClientEventId,
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemRetrieve,
+    ConversationItemTruncate,
     ItemId,
+    JsonObject,
+    OutContent,
     OutItem,
     ServerEvent,
+    SessionUpdate,
+    Unsupported,
     WireContent,
     WireItem,
 )
 
-CLIENT_EVENT_TYPES: dict[str, type[ClientEvent]] = {
-    "conversation.item.create": ConversationItemCreate,
+ClientEvent = (
+    ConversationItemCreate
+    | ga.GaConversationItemCreate
+    | ConversationItemRetrieve
+    | ConversationItemDelete
+    | ConversationItemTruncate
+    | SessionUpdate
+    | Unsupported
+)
+_SHARED_EVENT_TYPES: dict[str, type[ClientEvent]] = {
     "conversation.item.retrieve": ConversationItemRetrieve,
     "conversation.item.delete": ConversationItemDelete,
+    "conversation.item.truncate": ConversationItemTruncate,
+    "session.update": SessionUpdate,
 }
+CLIENT_EVENT_TYPES: dict[Dialect, dict[str, type[ClientEvent]]] = {
+    Dialect.BETA: {"conversation.item.create": ConversationItemCreate, **_SHARED_EVENT_TYPES},
+    Dialect.GA: {"conversation.item.create": ga.GaConversationItemCreate, **_SHARED_EVENT_TYPES},
+}
+# Client events of the protocol that need a model or an audio pipeline, which Chorus has not.
+UNSUPPORTED_EVENT_TYPES = (
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "output_audio_buffer.clear",
+    "response.create",
+    "response.cancel",
+    "transcription_session.update",
+)
 
 
 @attrs.frozen
@@ -129,6 +158,37 @@ def _is_list(cls: Any) -> bool:
     return typing.get_origin(cls) is list
 
 
+def _ga_item_hook(converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Pick the GA item class by ``type`` (and ``role`` for messages), then structure it.
+
+    cattrs' own union handling would turn a bad tag into a misleading error; this names it.
+    """
+    structure_fns: dict[type, Callable[[Any, Any], Any]] = {
+        cls: make_dict_structure_fn(cls, converter) for cls in ga.ITEM_CLASSES
+    }
+
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is not dict:
+            raise _FieldError(lambda path: errors.invalid_type(path, "an object", value))
+        cls = ga.ITEM_BY_TYPE.get(_tag(value, "type", list(ga.ITEM_BY_TYPE)))
+        if cls is None:  # a message: the role decides
+            cls = ga.MESSAGE_BY_ROLE[_tag(value, "role", list(ga.MESSAGE_BY_ROLE))]
+        return structure_fns[cls](value, cls)
+
+    return structure
+
+
+def _tag(value: dict[str, Any], name: str, allowed: list[str]) -> str:
+    if name not in value:
+        raise _FieldError(lambda path: errors.missing_parameter(_join(path, name)))
+    tag = value[name]
+    if type(tag) is not str:
+        raise _FieldError(lambda path: errors.invalid_type(_join(path, name), "a string", tag))
+    if tag not in allowed:
+        raise _FieldError(lambda path: errors.invalid_value(tag, allowed, _join(path, name)))
+    return tag
+
+
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     converter.register_structure_hook(str, _strict(str, "a string"))
@@ -136,8 +196,10 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(bool, _strict(bool, "a boolean"))
     converter.register_structure_hook(ItemId, _bounded_string(MAX_ITEM_ID_LENGTH))
     converter.register_structure_hook(ClientEventId, _bounded_string(MAX_CLIENT_EVENT_ID_LENGTH))
+    converter.register_structure_hook(JsonObject, _strict(dict, "an object"))
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
-    wire_classes: tuple[type, ...] = (WireItem, WireContent)
+    converter.register_structure_hook_func(lambda cls: cls == ga.GaItem, _ga_item_hook(converter))
+    wire_classes: tuple[type, ...] = (WireItem, WireContent, *ga.CONTENT_CLASSES)
     for cls in wire_classes:
         converter.register_structure_hook(
             cls, _checked_object(make_dict_structure_fn(cls, converter))
@@ -146,13 +208,21 @@ def _make_converter() -> cattrs.Converter:
         _is_list,
         lambda cls: _checked_list(list_structure_factory(cls, converter)),
     )
-    # Server items and content parts leave out the fields that do not apply to them.
-    out_classes: tuple[type, ...] = (OutItem, WireContent)
+    # Server items and content parts leave out the fields that do not apply to them (None), but
+    # keep defaults such as ``object``. Content first: the item's function embeds its hook.
+    out_classes: tuple[type, ...] = (OutContent, OutItem)
     for cls in out_classes:
         converter.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
+            cls, _without_none(make_dict_unstructure_fn(cls, converter))
         )
     return converter
+
+
+def _without_none(unstructure: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    def without_none(value: Any) -> dict[str, Any]:
+        return {key: field for key, field in unstructure(value).items() if field is not None}
+
+    return without_none
 
 
 _converter = _make_converter()
@@ -217,18 +287,51 @@ def _check_item(item: WireItem) -> ProtocolError | None:
         return errors.missing_parameter("item.role")
     allowed = BETA_ALLOWED_CONTENT[item.role]
     for index, part in enumerate(item.content or ()):
-        path = f"item.content[{index}]"
         if part.type not in allowed:
-            return errors.invalid_value(part.type, allowed, f"{path}.type")
-        required = REQUIRED_CONTENT_FIELD[part.type]
+            return errors.invalid_value(part.type, allowed, f"item.content[{index}].type")
+    return _check_parts(item.content or (), REQUIRED_CONTENT_FIELD)
+
+
+def _check_ga_item(item: ga.GaItem) -> ProtocolError | None:
+    """What each GA content part needs (the classes already fixed which kinds each role takes)."""
+    match item:
+        case ga.UserMessage() | ga.AssistantMessage() | ga.SystemMessage():
+            return _check_parts(item.content, ga.REQUIRED_CONTENT_FIELD)
+    return None
+
+
+def _check_parts(
+    parts: Sequence[WireContent | ga.AnyContent], required_fields: dict[str, str]
+) -> ProtocolError | None:
+    for index, part in enumerate(parts):
+        path = f"item.content[{index}]"
+        required = required_fields[part.type]
         if getattr(part, required) is None:
             return errors.missing_parameter(f"{path}.{required}")
-        if part.audio is not None and not _is_base64(part.audio):
+        audio = getattr(part, "audio", None)
+        if audio is not None and not _is_base64(audio):
             return ProtocolError(
                 "invalid_value",
                 f"Invalid '{path}.audio': expected base64-encoded audio bytes.",
                 f"{path}.audio",
             )
+    return None
+
+
+def _check_event(event: ClientEvent, dialect: Dialect) -> ProtocolError | None:
+    """Rules of a structured event that its classes cannot express."""
+    match event:
+        case ConversationItemCreate(item=item):
+            return _check_item(item)
+        case ga.GaConversationItemCreate(item=item):
+            return _check_ga_item(item)
+        case ConversationItemTruncate(content_index=index, audio_end_ms=end_ms):
+            if index < 0:
+                return errors.below_minimum("content_index", 0, index)
+            if end_ms < 0:
+                return errors.below_minimum("audio_end_ms", 0, end_ms)
+        case SessionUpdate(session=update):
+            return session.check_update(dialect, update)
     return None
 
 
@@ -243,8 +346,13 @@ def _is_base64(text: str) -> bool:
 # -- decoding --------------------------------------------------------------------------------------
 
 
-def decode_client_event(frame: str | bytes) -> ClientEvent | DecodeFailure:
-    """Parse and validate one frame from a client; never raises."""
+def decode_client_event(
+    frame: str | bytes, dialect: Dialect = Dialect.BETA
+) -> ClientEvent | DecodeFailure:
+    """Parse and validate one frame from a client of ``dialect``; never raises.
+
+    An event of the protocol that Chorus does not perform decodes to ``Unsupported``.
+    """
     if isinstance(frame, bytes):
         return DecodeFailure(
             errors.invalid_event("Binary frames are not supported; send JSON events as text."),
@@ -268,16 +376,17 @@ def decode_client_event(frame: str | bytes) -> ClientEvent | DecodeFailure:
     type_name = raw["type"]
     if not isinstance(type_name, str):
         return DecodeFailure(errors.invalid_type("type", "a string", type_name), echo)
-    cls = CLIENT_EVENT_TYPES.get(type_name)
+    if type_name in UNSUPPORTED_EVENT_TYPES:
+        return Unsupported(type_name, echo)
+    types = CLIENT_EVENT_TYPES[dialect]
+    cls = types.get(type_name)
     if cls is None:
-        return DecodeFailure(
-            errors.invalid_value(type_name, list(CLIENT_EVENT_TYPES), "type"), echo
-        )
+        return DecodeFailure(errors.invalid_value(type_name, list(types), "type"), echo)
     try:
         event = _converter.structure(raw, cls)
     except Exception as exc:  # cattrs' error tree, whatever its shape: never let it escape
         return DecodeFailure(_first_error(exc, ""), echo)
-    if isinstance(event, ConversationItemCreate) and (problem := _check_item(event.item)):
+    if problem := _check_event(event, dialect):
         return DecodeFailure(problem, echo)
     return event
 
@@ -313,23 +422,35 @@ def item_from_wire(item: WireItem) -> Item:
     )
 
 
-def create_command(event: ConversationItemCreate) -> core.CreateItem:
-    return core.CreateItem(item_from_wire(event.item), _placement(event.previous_item_id))
+def create_command(event: ConversationItemCreate | ga.GaConversationItemCreate) -> core.CreateItem:
+    """The core command a validated create event of either dialect asks for."""
+    match event:
+        case ConversationItemCreate(item=item):
+            domain_item = item_from_wire(item)
+        case ga.GaConversationItemCreate(item=ga_item):
+            domain_item = ga.item_from_wire(ga_item)
+    return core.CreateItem(domain_item, _placement(event.previous_item_id))
 
 
 # -- encoding --------------------------------------------------------------------------------------
 
 
-def item_to_wire(item: Item) -> OutItem:
+def item_to_wire(item: Item, dialect: Dialect = Dialect.BETA) -> OutItem:
+    """A stored item in the shape of ``dialect``."""
+    if dialect is Dialect.GA:
+        return ga.item_to_wire(item)
     content = None
     if item.type is ItemType.MESSAGE:
+        # GA-only kinds (input_image) keep their GA name and fields: nothing is dropped.
         content = [
-            WireContent(
+            OutContent(
                 type=BETA_CONTENT_NAMES.get(part.kind, part.kind.value),
                 text=part.text,
                 id=part.reference_id,
                 audio=part.audio,
                 transcript=part.transcript,
+                image_url=part.image_url,
+                detail=part.detail,
             )
             for part in item.content
         ]

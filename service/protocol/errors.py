@@ -91,3 +91,25 @@ def string_too_long(param: str, maximum: int, length: int) -> ProtocolError:
         f"but got a string with length {length} instead.",
         param,
     )
+
+
+def below_minimum(param: str, minimum: int, value: int) -> ProtocolError:
+    return ProtocolError(
+        "integer_below_min_value",
+        f"Invalid '{param}': integer below minimum value. Expected a value >= {minimum}, "
+        f"but got {value} instead.",
+        param,
+    )
+
+
+UNSUPPORTED_EVENT = "unsupported_event"
+
+
+def unsupported_event(type_name: str, supported: Sequence[str]) -> ProtocolError:
+    """Chorus keeps conversations; it has no model to answer and no audio pipeline."""
+    return ProtocolError(
+        UNSUPPORTED_EVENT,
+        f"Chorus stores and relays conversations but does not generate responses or process "
+        f"audio, so '{type_name}' is not supported. Supported events: {quote_list(supported)}.",
+        "type",
+    )

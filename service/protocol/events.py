@@ -4,7 +4,7 @@ Client events are structured from JSON by the codec; server events are unstructu
 Nothing here knows JSON itself.
 """
 
-from typing import Literal, NewType
+from typing import Any, Literal, NewType
 
 import attrs
 
@@ -13,6 +13,8 @@ ItemId = NewType("ItemId", str)
 MAX_ITEM_ID_LENGTH = 32
 ClientEventId = NewType("ClientEventId", str)
 MAX_CLIENT_EVENT_ID_LENGTH = 512
+# A JSON object kept as it came (session settings Chorus stores and echoes but does not act on).
+JsonObject = NewType("JsonObject", dict[str, Any])
 
 ItemTypeName = Literal["message", "function_call", "function_call_output"]
 RoleName = Literal["user", "assistant", "system"]
@@ -50,6 +52,19 @@ class WireItem:
 
 
 @attrs.frozen
+class OutContent:
+    """A content part as Chorus sends it in either dialect; fields that do not apply are omitted."""
+
+    type: str
+    text: str | None = None
+    id: str | None = None
+    audio: str | None = None
+    transcript: str | None = None
+    image_url: str | None = None
+    detail: str | None = None
+
+
+@attrs.frozen
 class OutItem:
     """An item as Chorus sends it: ``object`` and ``status`` always present."""
 
@@ -58,7 +73,7 @@ class OutItem:
     object: str
     status: str | None
     role: str | None = None
-    content: list[WireContent] | None = None
+    content: list[OutContent] | None = None
     call_id: str | None = None
     name: str | None = None
     arguments: str | None = None
@@ -90,25 +105,45 @@ class ConversationItemDelete:
     event_id: ClientEventId | None = None
 
 
-ClientEvent = ConversationItemCreate | ConversationItemRetrieve | ConversationItemDelete
+@attrs.frozen
+class ConversationItemTruncate:
+    type: Literal["conversation.item.truncate"]
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+    event_id: ClientEventId | None = None
+
+
+@attrs.frozen
+class SessionUpdate:
+    type: Literal["session.update"]
+    session: JsonObject
+    event_id: ClientEventId | None = None
+
+
+@attrs.frozen
+class Unsupported:
+    """A client event of the protocol that Chorus does not perform (it generates nothing)."""
+
+    type: str
+    event_id: str | None = None
 
 
 # -- server events ---------------------------------------------------------------------------------
 
 
 @attrs.frozen
-class Session:
-    id: str
-    model: str
-    object: str = "realtime.session"
-    modalities: list[str] = attrs.field(factory=lambda: ["text"])
+class SessionCreated:
+    event_id: str
+    session: JsonObject
+    type: Literal["session.created"] = "session.created"
 
 
 @attrs.frozen
-class SessionCreated:
+class SessionUpdated:
     event_id: str
-    session: Session
-    type: Literal["session.created"] = "session.created"
+    session: JsonObject
+    type: Literal["session.updated"] = "session.updated"
 
 
 @attrs.frozen
@@ -130,6 +165,35 @@ class ConversationItemCreated:
     previous_item_id: str | None
     item: OutItem
     type: Literal["conversation.item.created"] = "conversation.item.created"
+
+
+@attrs.frozen
+class ConversationItemAdded:
+    """GA: the item is in the conversation (sent first)."""
+
+    event_id: str
+    previous_item_id: str | None
+    item: OutItem
+    type: Literal["conversation.item.added"] = "conversation.item.added"
+
+
+@attrs.frozen
+class ConversationItemDone:
+    """GA: the item is complete (for a client's create, right after ``added``)."""
+
+    event_id: str
+    previous_item_id: str | None
+    item: OutItem
+    type: Literal["conversation.item.done"] = "conversation.item.done"
+
+
+@attrs.frozen
+class ConversationItemTruncated:
+    event_id: str
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+    type: Literal["conversation.item.truncated"] = "conversation.item.truncated"
 
 
 @attrs.frozen
@@ -164,9 +228,13 @@ class ErrorEvent:
 
 ServerEvent = (
     SessionCreated
+    | SessionUpdated
     | ConversationCreated
     | ConversationItemCreated
+    | ConversationItemAdded
+    | ConversationItemDone
     | ConversationItemRetrieved
     | ConversationItemDeleted
+    | ConversationItemTruncated
     | ErrorEvent
 )

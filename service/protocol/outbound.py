@@ -3,15 +3,21 @@
 from actors.conversation import core
 from actors.conversation.messages import Outbound, Published, Refused, Relayed, Retrieved
 from actors.ids import random_id
-from service.protocol import codec
+from service.protocol import codec, errors
+from service.protocol.dialects import Dialect
 from service.protocol.errors import ProtocolError
 from service.protocol.events import (
+    ConversationItemAdded,
     ConversationItemCreated,
     ConversationItemDeleted,
+    ConversationItemDone,
     ConversationItemRetrieved,
+    ConversationItemTruncated,
     ErrorDetail,
     ErrorEvent,
+    JsonObject,
     ServerEvent,
+    SessionUpdated,
 )
 
 
@@ -25,15 +31,34 @@ def error_frame(error: ProtocolError, client_event_id: str | None) -> str:
     return codec.encode(ErrorEvent(new_event_id(), detail))
 
 
-def _published_events(published: Published) -> list[ServerEvent]:
+def unsupported_frame(type_name: str, client_event_id: str | None, dialect: Dialect) -> str:
+    """The ``error`` answering a client event of the protocol that Chorus does not perform."""
+    supported = list(codec.CLIENT_EVENT_TYPES[dialect])
+    return error_frame(errors.unsupported_event(type_name, supported), client_event_id)
+
+
+def session_updated_frame(session: JsonObject) -> str:
+    return codec.encode(SessionUpdated(new_event_id(), session))
+
+
+def _published_events(published: Published, dialect: Dialect) -> list[ServerEvent]:
     match published.event:
         case core.ItemCreated(item=item, previous_item_id=previous):
-            return [ConversationItemCreated(new_event_id(), previous, codec.item_to_wire(item))]
+            wire_item = codec.item_to_wire(item, dialect)
+            if dialect is Dialect.GA:
+                # A client's create is complete at once: ``added`` then ``done``, same item.
+                return [
+                    ConversationItemAdded(new_event_id(), previous, wire_item),
+                    ConversationItemDone(new_event_id(), previous, wire_item),
+                ]
+            return [ConversationItemCreated(new_event_id(), previous, wire_item)]
         case core.ItemDeleted(item_id=item_id):
             return [ConversationItemDeleted(new_event_id(), item_id)]
+        case core.ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
+            return [ConversationItemTruncated(new_event_id(), item_id, index, end_ms)]
 
 
-def frames(outbound: Outbound, dialect: object = "beta") -> list[str]:
+def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
     """The frames one connection of ``dialect`` sends for ``outbound``.
 
     A Published event is encoded once per dialect and cached on it, so every connection of that
@@ -43,12 +68,11 @@ def frames(outbound: Outbound, dialect: object = "beta") -> list[str]:
         case Published(encoded=cache):
             cached = cache.get(dialect)
             if cached is None:
-                cached = cache[dialect] = codec.encode_many(_published_events(outbound))
+                cached = cache[dialect] = codec.encode_many(_published_events(outbound, dialect))
             return cached
         case Retrieved(item=item):
-            return [
-                codec.encode(ConversationItemRetrieved(new_event_id(), codec.item_to_wire(item)))
-            ]
+            wire_item = codec.item_to_wire(item, dialect)
+            return [codec.encode(ConversationItemRetrieved(new_event_id(), wire_item))]
         case Refused(rejection=rejection, correlation=correlation):
             error = ProtocolError(rejection.code, rejection.message, rejection.param)
             return [error_frame(error, correlation)]
