@@ -70,8 +70,8 @@ class OutItem:
 
     id: str
     type: str
-    object: str
-    status: str | None
+    object: str = "realtime.item"
+    status: str | None = "completed"
     role: str | None = None
     content: list[OutContent] | None = None
     call_id: str | None = None

@@ -34,6 +34,7 @@ async def gateway_client(target: str) -> AsyncIterator[WebSocketConnection]:
                 client_stream,  # type: ignore[arg-type]
                 "localhost",
                 target,
+                extra_headers=[(b"OpenAI-Beta", b"realtime=v1")],
             )
         yield client
         nursery.cancel_scope.cancel()
