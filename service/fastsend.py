@@ -1,0 +1,57 @@
+"""Pre-built WebSocket frames, written straight to a trio-websocket connection's stream.
+
+Why beneath trio-websocket's public API: ``send_message`` frames the message again for every
+recipient (wsproto builds the header and copies the payload each time) and takes a lock per
+message. A server's frames are unmasked (RFC 6455 section 5.1), so one broadcast frame is the
+same bytes for every connection: we build it once and write it, together with anything else
+queued for that connection, in one ``send_all``.
+
+This relies on trio-websocket internals (``_stream``, ``_stream_lock``, ``_close_reason``,
+``_abort_web_socket``) and on the server never negotiating an extension such as
+permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested range;
+tests/unit/test_fastsend.py checks these assumptions against the installed version.
+"""
+
+import struct
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
+
+
+def text_frame(payload: str) -> bytes:
+    """One unfragmented, unmasked text frame carrying ``payload`` (as a server sends it)."""
+    data = payload.encode()
+    length = len(data)
+    if length < 126:
+        header = struct.pack("!BB", FIN_TEXT, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", FIN_TEXT, 126, length)
+    else:
+        header = struct.pack("!BBQ", FIN_TEXT, 127, length)
+    return header + data
+
+
+def supported(websocket: WebSocketConnection) -> bool:
+    """Whether ``websocket`` has the internals this module writes through."""
+    return all(
+        hasattr(websocket, name)
+        for name in ("_stream", "_stream_lock", "_close_reason", "_abort_web_socket")
+    )
+
+
+async def send_frames(websocket: WebSocketConnection, frames: bytes) -> None:
+    """Write already-built ``frames`` to ``websocket``'s stream, in order with its other sends.
+
+    Raises ConnectionClosed, like ``send_message``, when the connection is closed or breaks.
+    """
+    if websocket._close_reason:
+        raise ConnectionClosed(websocket._close_reason)
+    async with websocket._stream_lock:
+        try:
+            await websocket._stream.send_all(frames)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await websocket._abort_web_socket()
+            assert websocket._close_reason is not None
+            raise ConnectionClosed(websocket._close_reason) from None

@@ -1,0 +1,53 @@
+"""Pre-built frames: byte-identical to trio-websocket's own, and received intact by a client."""
+
+import functools
+
+import pytest
+import trio
+import wsproto
+from trio_websocket import ConnectionClosed, open_websocket, serve_websocket
+from wsproto.events import TextMessage
+
+from service import fastsend
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+def test_frames_match_wsproto(size: int) -> None:
+    payload = "é" * (size // 2) + "x" * (size % 2)
+    server = wsproto.connection.Connection(wsproto.ConnectionType.SERVER)
+    assert fastsend.text_frame(payload) == server.send(TextMessage(data=payload))
+
+
+async def test_frames_reach_a_real_client_in_order_with_normal_sends() -> None:
+    received: list[str] = []
+    handler_done = trio.Event()
+
+    async def handler(request: object) -> None:
+        websocket = await request.accept()  # type: ignore[attr-defined]
+        assert fastsend.supported(websocket)
+        await websocket.send_message("first")
+        await fastsend.send_frames(
+            websocket, fastsend.text_frame("second") + fastsend.text_frame("third" * 30_000)
+        )
+        await websocket.send_message("fourth")
+        with pytest.raises(ConnectionClosed):
+            await websocket.get_message()  # the client has what it wanted and closes
+        with pytest.raises(ConnectionClosed):
+            await fastsend.send_frames(websocket, fastsend.text_frame("too late"))
+        handler_done.set()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            functools.partial(
+                serve_websocket, handler, "127.0.0.1", 0, None, handler_nursery=nursery
+            )
+        )
+        with trio.fail_after(5):
+            async with open_websocket("127.0.0.1", server.port, "/", use_ssl=False) as client:
+                while len(received) < 4:
+                    message = await client.get_message()
+                    assert isinstance(message, str)
+                    received.append(message)
+            await handler_done.wait()
+        nursery.cancel_scope.cancel()
+    assert received == ["first", "second", "third" * 30_000, "fourth"]
