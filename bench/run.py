@@ -1,0 +1,254 @@
+"""The benchmark suite: the same load against two baseline servers and Chorus, one command.
+
+``python -m bench.run [--quick] [--repeats N] [--markdown FILE]`` runs each case against each
+target (a fresh server per run), pinning the server and the load generator to different cores
+where possible, and prints medians with ranges and Chorus-to-baseline ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from bench.servers import (
+    PYTHON,
+    RssSampler,
+    ServerFailed,
+    ServerProcess,
+    core_split,
+    pin_prefix,
+    rss_kib,
+)
+from bench.table import Metric, Results, figures_table, ratios_table
+
+BASELINES = ["trio-ws", "websockets"]
+CHORUS = ["chorus-memory", "chorus-sqlite"]
+RESULTS_DIR = Path(__file__).parent / "results"
+_SETTLE = 0.3
+
+METRICS = [
+    Metric("sat_creates", "saturation: creates/s accepted", True),
+    Metric("sat_deliveries", "saturation: deliveries/s", True),
+    Metric("sat_p99", "saturation: p99 create->delivery ms", False, 1),
+    Metric("sat_gen_cpu", "saturation: generator CPU % of a core", False),
+    Metric("fixed_p50", "1,000/s: p50 create->delivery ms", False, 2),
+    Metric("fixed_p99", "1,000/s: p99 create->delivery ms", False, 2),
+    Metric("fixed_creates", "1,000/s: creates/s accepted", True),
+    Metric("idle_kib", "idle: server KiB per connection", False, 1),
+]
+
+
+@attrs.frozen
+class Case:
+    """A load: ``loadtest`` flags, and how to read figures out of its JSON report."""
+
+    name: str
+    conversations: int
+    observers: int
+    flags: list[str]
+    duration: float
+
+
+def cases(quick: bool, window: int) -> list[Case]:
+    seconds = 1.5 if quick else 10.0
+    return [
+        Case("saturation", 50, 3, ["--window", str(window)], seconds),
+        Case("fixed", 250, 3, ["--rate", "1000"], seconds),
+        Case("idle", 250 if quick else 1250, 3, ["--rate", "0"], 1.0 if quick else 3.0),
+    ]
+
+
+def server_command(target: str, workdir: Path) -> list[str]:
+    if target == "trio-ws":
+        return [PYTHON, "-m", "bench.baselines.trio_ws_broadcast", "--port", "0"]
+    if target == "websockets":
+        return [PYTHON, "-m", "bench.baselines.websockets_broadcast", "--port", "0"]
+    store = "memory://" if target == "chorus-memory" else f"sqlite:///{workdir}/chorus.sqlite3"
+    return [PYTHON, "-m", "service", "serve", "--port", "0", "--store", store]
+
+
+def run_loadtest(case: Case, url: str, pin: list[str], processes: int, out: Path) -> dict[str, Any]:
+    """Run ``python -m service.loadtest`` for ``case``; returns its JSON report."""
+    command = [
+        *pin,
+        PYTHON,
+        "-m",
+        "service.loadtest",
+        "--url",
+        url,
+        "--conversations",
+        str(case.conversations),
+        "--observers",
+        str(case.observers),
+        "--duration",
+        str(case.duration),
+        "--processes",
+        str(processes),
+        "--json",
+        str(out),
+        *case.flags,
+    ]
+    with out.with_suffix(".log").open("w") as log:
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=600, check=False)
+    if not out.exists():
+        raise OSError(f"the load generator wrote no report; see {out.with_suffix('.log')}")
+    report: dict[str, Any] = json.loads(out.read_text())
+    return report
+
+
+def record(
+    results: Results, target: str, case: Case, report: dict[str, Any], rss: tuple[int, int]
+) -> None:
+    """Pull the case's figures out of a loadtest report into ``results``."""
+    delivery = report["delivery_latency"]
+    if case.name == "saturation":
+        results.add(target, "sat_creates", report["creates_per_s"])
+        results.add(target, "sat_deliveries", report["deliveries_per_s"])
+        results.add(target, "sat_p99", delivery["p99_ms"] or 0.0)
+        results.add(target, "sat_gen_cpu", report["generator"]["measured_cpu_percent"])
+    elif case.name == "fixed":
+        results.add(target, "fixed_p50", delivery["p50_ms"] or 0.0)
+        results.add(target, "fixed_p99", delivery["p99_ms"] or 0.0)
+        results.add(target, "fixed_creates", report["creates_per_s"])
+    else:
+        before, peak = rss
+        opened = max(report["connections_opened"], 1)
+        results.add(target, "idle_kib", (peak - before) / opened)
+    problems = []
+    if not report["ok"]:
+        problems.append(f"integrity {report['integrity']}")
+    if report["connection_failures"]:
+        problems.append(f"{report['connection_failures']} connection failures")
+    if report["errors_by_code"]:
+        problems.append(f"errors {report['errors_by_code']}")
+    if problems:
+        results.notes.append(f"{target} {case.name}: " + "; ".join(problems))
+
+
+def run_one(target: str, case: Case, args: argparse.Namespace, results: Results, run: str) -> None:
+    server_cores, generator_cores = core_split() if not args.no_pin else (None, None)
+    with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
+        base = args.results_dir / f"{run}-{target}-{case.name}"
+        try:
+            server = ServerProcess.start(
+                [*pin_prefix(server_cores), *server_command(target, Path(tmp))],
+                base.with_suffix(".server.log"),
+            )
+        except ServerFailed as exc:
+            if not any(n.startswith(f"{target}: ") for n in results.notes):
+                results.notes.append(f"{target}: {exc}")
+            return
+        try:
+            time.sleep(_SETTLE)
+            before = rss_kib(server.proc.pid)
+            with RssSampler(server.proc.pid) as sampler:
+                report = run_loadtest(
+                    case,
+                    server.url,
+                    pin_prefix(generator_cores),
+                    args.processes,
+                    base.with_suffix(".json"),
+                )
+            record(results, target, case, report, (before, sampler.peak))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            results.notes.append(f"{target} {case.name}: loadtest failed: {exc}")
+        finally:
+            server.stop()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    server, generator = core_split()
+    pinning = f"server on core {server}, generator on {generator}" if server else "no pinning"
+    return (
+        f"{model}, {os.cpu_count()} cores ({pinning}), Linux {platform.release()},"
+        f" Python {platform.python_version()}"
+    )
+
+
+def render(results: Results, args: argparse.Namespace, elapsed: float) -> str:
+    present = [t for t in CHORUS if t in results.values]
+    lines = [
+        f"## Benchmark ({datetime.date.today().isoformat()})",
+        "",
+        f"Machine: {machine()}. {args.repeats} repeat(s) per case, median [min-max];"
+        f" saturation: 50 conversations x (1 writer + 3 observers), closed loop window"
+        f" {args.window}; 1,000/s: 250 x (1 + 3), open loop; idle: RSS growth of the server"
+        f" over its connections. Suite took {elapsed:.0f} s; load average at the end"
+        f" {os.getloadavg()[0]:.2f} (above ~2 means something else shared the cores).",
+        "",
+        figures_table(results),
+        "",
+    ]
+    if present:
+        lines += [
+            "Chorus as a ratio of each baseline:",
+            "",
+            ratios_table(results, present, BASELINES),
+            "",
+        ]
+    lines += [f"- {note}" for note in results.notes]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--repeats", type=int, help="runs per case (default 3, --quick 1)")
+    parser.add_argument("--quick", action="store_true", help="short smoke run, one repeat")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument(
+        "--targets", nargs="+", default=[*BASELINES, *CHORUS], choices=[*BASELINES, *CHORUS]
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["saturation", "fixed", "idle"],
+        choices=["saturation", "fixed", "idle"],
+    )
+    parser.add_argument("--window", type=int, default=4, help="saturation: creates in flight")
+    parser.add_argument("--processes", type=int, default=1, help="load generator processes")
+    parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    results = Results(targets=args.targets, metrics=METRICS)
+    started = time.monotonic()
+    for case in cases(args.quick, args.window):
+        if case.name not in args.cases:
+            continue
+        for repeat in range(args.repeats):
+            # Interleave targets within a repeat so drift on the machine hits them all alike.
+            for target in args.targets:
+                print(f"{case.name} #{repeat + 1}: {target}", file=sys.stderr, flush=True)
+                run_one(target, case, args, results, f"r{repeat}")
+    text = render(results, args, time.monotonic() - started)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

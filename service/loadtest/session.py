@@ -1,0 +1,285 @@
+"""One conversation under load: its observers and its writer, each a trio-websocket client."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import attrs
+import orjson
+import trio
+import trio_websocket
+
+from service.loadtest.config import LoadConfig
+from service.loadtest.integrity import check_conversation
+from service.loadtest.stats import WorkerStats
+
+# Bounded, but deep enough that a busy connection's reader is not woken once per message.
+_MESSAGE_QUEUE = 64
+_DISCONNECT_TIMEOUT = 2.0
+_DRAIN_POLL = 0.02
+_CONNECT_ERRORS = (OSError, trio_websocket.HandshakeError, trio_websocket.ConnectionClosed)
+
+
+@attrs.define
+class Schedule:
+    """When the measured run starts and stops; ``go`` is set once both are known."""
+
+    go: trio.Event = attrs.field(factory=trio.Event)
+    origin: float = 0.0
+    stop_at: float = 0.0
+
+
+@attrs.define
+class Conversation:
+    """The bookkeeping of one conversation: what the writer sent and what each connection got.
+
+    Item ids map to a sequence number; ``sent_at[seq]`` is the intended send time, from which
+    latencies are measured (open loop: the scheduled time, so a late send counts against it).
+    """
+
+    conversation_id: str
+    item_prefix: str
+    sent_at: list[float] = attrs.field(factory=list)
+    index: dict[str, int] = attrs.field(factory=dict)
+    pending: set[int] = attrs.field(factory=set)
+    rejected: set[int] = attrs.field(factory=set)
+    writer_received: list[int] = attrs.field(factory=list)
+    observers_received: list[list[int]] = attrs.field(factory=list)
+    closing: bool = False
+
+    def drained(self) -> bool:
+        done = len(self.writer_received)
+        return not self.pending and all(len(r) >= done for r in self.observers_received)
+
+
+@attrs.define
+class _Link:
+    """One connection and the list of item seqs it received."""
+
+    ws: trio_websocket.WebSocketConnection
+    received: list[int]
+    is_writer: bool
+    ready: trio.Event = attrs.field(factory=trio.Event)
+    up: bool = False
+
+
+def connection_url(base: str, conversation_id: str, *, observer: bool) -> str:
+    """``base`` with ``conversation=ID`` (and ``role=observer``) added to its query."""
+    parts = urlsplit(base)
+    params = [("conversation", conversation_id)]
+    if observer:
+        params.append(("role", "observer"))
+    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def request_headers(cfg: LoadConfig) -> list[tuple[bytes, bytes]]:
+    headers: list[tuple[bytes, bytes]] = []
+    if cfg.dialect == "beta":
+        headers.append((b"OpenAI-Beta", b"realtime=v1"))
+    if cfg.api_key:
+        headers.append((b"Authorization", b"Bearer " + cfg.api_key.encode()))
+    return headers
+
+
+@asynccontextmanager
+async def _open(url: str, cfg: LoadConfig) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A client connection whose close tolerates a server that no longer answers."""
+    entered = False
+    try:
+        async with trio_websocket.open_websocket_url(
+            url,
+            extra_headers=request_headers(cfg),
+            message_queue_size=_MESSAGE_QUEUE,
+            connect_timeout=cfg.connect_timeout,
+            disconnect_timeout=_DISCONNECT_TIMEOUT,
+        ) as ws:
+            entered = True
+            yield ws
+    except trio_websocket.DisconnectionTimeout:
+        # The run is over when connections close; closing is best effort.
+        if not entered:
+            raise
+
+
+class ConversationRunner:
+    """Runs one conversation: connect, wait for ``go``, write until ``stop_at``, drain, check."""
+
+    def __init__(
+        self,
+        cfg: LoadConfig,
+        index: int,
+        stats: WorkerStats,
+        schedule: Schedule,
+        limiter: trio.CapacityLimiter,
+    ) -> None:
+        self._cfg = cfg
+        self._stats = stats
+        self._schedule = schedule
+        self._limiter = limiter
+        self._delivered_type = (
+            "conversation.item.created" if cfg.dialect == "beta" else "conversation.item.added"
+        )
+        self.conversation = Conversation(
+            conversation_id=cfg.conversation_id(index),
+            item_prefix=f"i{cfg.run_id}{index:x}_",
+        )
+        self._window = trio.Semaphore(cfg.window or 1)
+        self._payload = "x" * cfg.payload_bytes
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect every connection (started once all have succeeded or failed), then run."""
+        conv = self.conversation
+        async with trio.open_nursery() as readers, AsyncExitStack() as stack:
+            for _ in range(self._cfg.observers):
+                link = await self._connect(stack, readers, is_writer=False)
+                if link is not None:
+                    conv.observers_received.append(link.received)
+            writer = await self._connect(stack, readers, is_writer=True)
+            task_status.started()
+            await self._schedule.go.wait()
+            if writer is not None:
+                await self._write(writer.ws)
+                await self._drain()
+            else:
+                await trio.sleep_until(self._schedule.stop_at)
+            conv.closing = True
+        if writer is not None:
+            self._stats.integrity.merge(
+                check_conversation(
+                    len(conv.sent_at), conv.rejected, conv.writer_received, conv.observers_received
+                )
+            )
+
+    async def _connect(
+        self, stack: AsyncExitStack, readers: trio.Nursery, *, is_writer: bool
+    ) -> _Link | None:
+        """Open one connection and wait for ``conversation.created``; None if that failed."""
+        cfg = self._cfg
+        url = connection_url(cfg.url, self.conversation.conversation_id, observer=not is_writer)
+        async with self._limiter:
+            # trio-websocket bounds the handshake itself; a cancel scope around entering its
+            # context manager would be exited while the connection's nursery is still open.
+            try:
+                ws = await stack.enter_async_context(_open(url, cfg))
+            except _CONNECT_ERRORS:
+                self._stats.connection_failures += 1
+                return None
+            received = self.conversation.writer_received if is_writer else []
+            link = _Link(ws=ws, received=received, is_writer=is_writer)
+            readers.start_soon(self._read, link)
+            with trio.move_on_after(cfg.connect_timeout):
+                await link.ready.wait()
+        if not link.up:
+            self._stats.connection_failures += 1
+            return None
+        return link
+
+    async def _read(self, link: _Link) -> None:
+        """Receive until the connection closes; the hot path of the generator."""
+        stats = self._stats
+        conv = self.conversation
+        delivered_type = self._delivered_type
+        index, sent_at, pending = conv.index, conv.sent_at, conv.pending
+        received, is_writer = link.received, link.is_writer
+        try:
+            while True:
+                try:
+                    event = orjson.loads(await link.ws.get_message())
+                    kind = event.get("type")
+                except (orjson.JSONDecodeError, AttributeError):
+                    stats.on_error("loadtest_unparsable_event")
+                    continue
+                if kind == delivered_type:
+                    item = event.get("item")
+                    seq = index.get(item.get("id", "")) if isinstance(item, dict) else None
+                    if seq is None:
+                        continue  # history from before this run, or not ours
+                    now = trio.current_time()
+                    received.append(seq)
+                    if not is_writer:
+                        stats.on_delivery(now, now - sent_at[seq])
+                    elif seq in pending:
+                        pending.discard(seq)
+                        stats.on_ack(now, now - sent_at[seq])
+                        self._window.release()
+                elif kind == "error":
+                    self._on_error(event.get("error"), is_writer)
+                elif kind == "conversation.created" and not link.up:
+                    link.up = True
+                    stats.connections_up += 1
+                    stats.connections_opened += 1
+                    link.ready.set()
+        except trio_websocket.ConnectionClosed:
+            if link.up and not conv.closing:
+                stats.disconnects += 1
+        finally:
+            if link.up:
+                stats.connections_up -= 1
+
+    def _on_error(self, error: object, is_writer: bool) -> None:
+        detail = error if isinstance(error, dict) else {}
+        self._stats.on_error(str(detail.get("code") or detail.get("type") or "unknown"))
+        event_id = detail.get("event_id")
+        if not is_writer or not isinstance(event_id, str):
+            return
+        seq = self.conversation.index.get(event_id.removeprefix("evt_"))
+        if seq is not None and seq in self.conversation.pending:
+            self.conversation.pending.discard(seq)
+            self.conversation.rejected.add(seq)
+            self._window.release()
+
+    async def _write(self, ws: trio_websocket.WebSocketConnection) -> None:
+        """Send creates until ``stop_at``: on a fixed schedule (open loop) or window-limited."""
+        cfg, schedule = self._cfg, self._schedule
+        if cfg.rate == 0:
+            await trio.sleep_until(schedule.stop_at)
+            return
+        interval = cfg.conversations / cfg.rate if cfg.rate else 0.0
+        first = schedule.origin + random.random() * interval
+        seq = 0
+        try:
+            while True:
+                # Only the wait is cancellable: cancelling a send midway would break the stream.
+                with trio.move_on_at(schedule.stop_at) as waiting:
+                    if cfg.rate:
+                        intended = first + seq * interval
+                        await trio.sleep_until(intended)
+                    else:
+                        await self._window.acquire()
+                        intended = trio.current_time()
+                if waiting.cancelled_caught or intended >= schedule.stop_at:
+                    return
+                await self._send(ws, seq, intended)
+                seq += 1
+        except trio_websocket.ConnectionClosed:
+            return
+
+    async def _send(self, ws: trio_websocket.WebSocketConnection, seq: int, at: float) -> None:
+        conv = self.conversation
+        item_id = conv.item_prefix + str(seq)
+        conv.index[item_id] = seq
+        conv.sent_at.append(at)
+        conv.pending.add(seq)
+        message = {
+            "type": "conversation.item.create",
+            "event_id": "evt_" + item_id,
+            "item": {
+                "id": item_id,
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": self._payload}],
+            },
+        }
+        await ws.send_message(orjson.dumps(message).decode())
+        self._stats.on_sent(trio.current_time())
+
+    async def _drain(self) -> None:
+        """Wait, at most ``drain_timeout``, for outstanding acks and deliveries."""
+        with trio.move_on_after(self._cfg.drain_timeout):
+            # Polled: signalling from the receive hot path would cost more than this loop.
+            while not self.conversation.drained():  # noqa: ASYNC110
+                await trio.sleep(_DRAIN_POLL)
