@@ -58,13 +58,18 @@ async def connect(url: str, **headers: str) -> AsyncIterator[Client]:
     extra = [(key.replace("_", "-").encode(), value.encode()) for key, value in headers.items()]
     with trio.fail_after(TIMEOUT):
         async with open_websocket_url(url, extra_headers=extra) as websocket:
-            client = Client(websocket)
-            await client.receive_type("session.created")
-            client.conversation = (await client.receive_type("conversation.created"))[
-                "conversation"
-            ]["id"]
-            client.frames.clear()
-            yield client
+            try:
+                client = Client(websocket)
+                await client.receive_type("session.created")
+                client.conversation = (await client.receive_type("conversation.created"))[
+                    "conversation"
+                ]["id"]
+                client.frames.clear()
+                yield client
+            finally:
+                # trio-websocket 0.12 leaves the TCP stream open when the server closed first
+                # or the connection broke (aclose() returns early once a close reason is set).
+                await websocket._stream.aclose()
 
 
 def message(item_id: str | None = None, text: str = "hello", role: str = "user") -> dict[str, Any]:
