@@ -98,13 +98,13 @@ def run_serve(args: argparse.Namespace) -> int:
         trio.run(main)
     except (StoreError, OSError, BaseExceptionGroup) as raised:
         # The signal watcher's nursery wraps a startup failure in a group of one.
-        exc = sole_exception(raised)
-        if isinstance(exc, StoreError):
-            print(f"chorus: error: {exc}", file=sys.stderr)
+        failure = sole_exception(raised)
+        if isinstance(failure, StoreError):
+            print(f"chorus: error: {failure}", file=sys.stderr)
             return 2
-        if isinstance(exc, OSError):
+        if isinstance(failure, OSError):
             print(
-                f"chorus: error: cannot listen on {settings.host}:{settings.port}: {exc}",
+                f"chorus: error: cannot listen on {settings.host}:{settings.port}: {failure}",
                 file=sys.stderr,
             )
             return 2
