@@ -38,7 +38,13 @@ async def request(
                     response_headers = {k.decode(): v.decode() for k, v in event.headers}
                 elif isinstance(event, h11.Data):
                     body += event.data
-                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                elif isinstance(event, h11.InformationalResponse):  # 101: the upgrade happened
+                    return (
+                        event.status_code,
+                        {k.decode(): v.decode() for k, v in event.headers},
+                        b"",
+                    )
+                else:  # EndOfMessage, ConnectionClosed, PAUSED
                     return status, response_headers, body
 
 
