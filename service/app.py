@@ -1,50 +1,104 @@
-"""The composition root: open the store, start the registry and the WebSocket listener."""
+"""The composition root: open the store, start the registry and listeners, shut down in order."""
 
 import functools
 import logging
 
 import trio
-from trio_websocket import WebSocketRequest, serve_websocket
+from trio_websocket import serve_websocket
 
 from actors.registry import Registry
-from actors.store import open_store
+from actors.store import EventStore, StoreError, open_store
 from service.config import Settings
 from service.gateway import ENDPOINT, handle_request
+from service.guard import Gatekeeper
+from service.http import OpsEndpoints, serve_ops
+from service.metrics import InstrumentedStore, Metrics
+from service.shutdown import ServerControl
 
 log = logging.getLogger(__name__)
 
+READINESS_PROBE_ID = "__chorus_readyz__"
+
 
 async def serve(
-    settings: Settings, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    settings: Settings,
+    control: ServerControl | None = None,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve Chorus until cancelled; ``task_status.started(port)`` once listening.
+    """Serve Chorus until cancelled or until ``control.request_stop()``; ``started(port)``.
 
+    A stop request shuts down gracefully and then returns: the listener stops accepting, every
+    connection is closed with 1001, each conversation actor serves what is queued, and the store
+    commits what is queued; what is still running at the grace deadline is cancelled.
     Raises StoreURLError or StoreUnavailable (before listening) when the store cannot be opened.
     """
-    async with (
-        open_store(settings.store_url, create_dirs=settings.store_is_default) as store,
-        trio.open_nursery() as nursery,
-    ):
-        registry = Registry(store, nursery, inbox_size=settings.actor_inbox)
-        handler = functools.partial(_handle, registry=registry, settings=settings)
-        server = await nursery.start(
-            functools.partial(
-                serve_websocket,
-                handler,
-                settings.host,
-                settings.port,
-                None,
-                handler_nursery=nursery,
-                max_message_size=settings.max_message_bytes,
+    control = control if control is not None else ServerControl(settings.grace)
+    metrics = Metrics()
+    async with open_store(settings.store_url, create_dirs=settings.store_is_default) as opened:
+        store = InstrumentedStore(opened, metrics)
+        async with trio.open_nursery() as service_nursery:
+            registry = Registry(
+                store,
+                service_nursery,
+                inbox_size=settings.actor_inbox,
+                max_items=settings.max_items or None,
             )
-        )
-        port = server.port
-        log.info("listening", extra={"url": listening_url(settings.host, port)})
-        task_status.started(port)
+            metrics.watch(registry)
+            gatekeeper = Gatekeeper(settings, control, metrics, registry)
+            if settings.http_port is not None:
+                endpoints = OpsEndpoints(metrics, functools.partial(_not_ready, store, control))
+                control.http_port = await service_nursery.start(
+                    serve_ops, endpoints, settings.host, settings.http_port
+                )
+                log.info("operations listener", extra={"http_port": control.http_port})
+            async with trio.open_nursery() as handlers:
+                async with trio.open_nursery() as listening:
+                    server = await listening.start(
+                        functools.partial(
+                            serve_websocket,
+                            functools.partial(
+                                handle_request,
+                                registry=registry,
+                                settings=settings,
+                                gatekeeper=gatekeeper,
+                            ),
+                            settings.host,
+                            settings.port,
+                            None,
+                            handler_nursery=handlers,
+                            max_message_size=settings.max_message_bytes,
+                            connect_timeout=settings.handshake_timeout,
+                            disconnect_timeout=settings.handshake_timeout,
+                        )
+                    )
+                    control.ws_port = server.port
+                    log.info("listening", extra={"url": listening_url(settings.host, server.port)})
+                    task_status.started(server.port)
+                    await control.stop_requested.wait()
+                    log.info("shutting down", extra={"grace_seconds": settings.grace})
+                    listening.cancel_scope.cancel()
+                # Handlers still running at the deadline are cancelled; the nursery waits for
+                # the others to see their 1001 close through.
+                control.limit(handlers.cancel_scope)
+                await control.close_connections()
+            registry.close()
+            with control.within_grace() as grace:
+                await registry.wait_stopped()
+            if grace.cancelled_caught:
+                log.warning("grace period over; cancelling what is left")
+            service_nursery.cancel_scope.cancel()
+    log.info("stopped")
 
 
-async def _handle(request: WebSocketRequest, *, registry: Registry, settings: Settings) -> None:
-    await handle_request(request, registry, settings)
+async def _not_ready(store: EventStore, control: ServerControl) -> str | None:
+    if control.draining:
+        return "shutting down"
+    try:
+        await store.current_version(READINESS_PROBE_ID)
+    except StoreError as exc:
+        return f"store unavailable: {exc}"
+    return None
 
 
 def listening_url(host: str, port: int) -> str:

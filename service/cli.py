@@ -1,7 +1,6 @@
 """The ``chorus`` command: ``chorus serve`` runs the server (``chorus loadtest`` drives one)."""
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +10,9 @@ from actors.store import StoreError, StoreURLError
 from actors.store.url import check_store_url, default_store_url
 from service.app import listening_url, serve
 from service.config import Settings
+from service.hardening import add_hardening_arguments, hardening_settings, ops_url
+from service.logs import configure_logging
+from service.shutdown import ServerControl, stop_on_signals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="events queued per connection before it is closed as a slow consumer (1024)",
     )
     serve_parser.add_argument("--log-level", default="INFO", help="logging level (INFO)")
+    add_hardening_arguments(serve_parser)
     serve_parser.set_defaults(func=run_serve)
     try:
         from service.loadtest import add_subcommand
@@ -49,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Raises StoreURLError for a store URL of an unknown form."""
+    """Raises StoreURLError for a store URL of an unknown form, ValueError for a bad flag, and
+    KeysFileError for an unreadable keys file."""
     store_url = args.store or default_store_url()
     check_store_url(store_url)
     if not 0 <= args.port <= 65535:
@@ -62,43 +66,56 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         store_url=store_url,
         store_is_default=args.store is None,
         subscriber_queue=args.subscriber_queue,
+        **hardening_settings(args),
     )
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     try:
+        configure_logging(args.log_level, args.log_format)
         settings = settings_from_args(args)
     except (StoreURLError, ValueError) as exc:
         print(f"chorus: error: {exc}", file=sys.stderr)
         return 2
 
     async def main() -> None:
+        control = ServerControl(settings.grace)
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(serve, settings)
+            await nursery.start(stop_on_signals, control)
+
+            async def run_server(task_status: trio.TaskStatus[int]) -> None:
+                await serve(settings, control, task_status=task_status)
+                nursery.cancel_scope.cancel()  # stopped gracefully: stop watching signals
+
+            port = await nursery.start(run_server)
             print(f"chorus listening on {listening_url(settings.host, port)}", flush=True)
+            if control.http_port is not None:
+                print(
+                    f"chorus operations on {ops_url(settings.host, control.http_port)}", flush=True
+                )
 
     try:
         trio.run(main)
-    except KeyboardInterrupt:
-        return 0
-    except BaseException as exc:
-        failure = _sole_cause(exc)
+    except (StoreError, OSError, BaseExceptionGroup) as raised:
+        # The signal watcher's nursery wraps a startup failure in a group of one.
+        failure = sole_exception(raised)
         if isinstance(failure, StoreError):
             print(f"chorus: error: {failure}", file=sys.stderr)
             return 2
         if isinstance(failure, OSError):
-            where = f"{settings.host}:{settings.port}"
-            print(f"chorus: error: cannot listen on {where}: {failure}", file=sys.stderr)
+            print(
+                f"chorus: error: cannot listen on {settings.host}:{settings.port}: {failure}",
+                file=sys.stderr,
+            )
             return 2
         raise
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
-def _sole_cause(exc: BaseException) -> BaseException:
-    """Unwrap nurseries' single-exception groups down to the error that caused them."""
+def sole_exception(exc: BaseException) -> BaseException:
+    """The one exception inside nested single-member groups (``exc`` itself otherwise)."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc

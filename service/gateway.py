@@ -28,7 +28,9 @@ from actors.conversation.messages import (
 )
 from actors.ids import random_id
 from actors.registry import Registry
+from service.auth import Denied
 from service.config import Settings
+from service.guard import Gatekeeper, Guard
 from service.protocol import codec, ga, outbound, session
 from service.protocol.codec import ClientEvent, DecodeFailure
 from service.protocol.dialects import Dialect, negotiate
@@ -98,11 +100,26 @@ def parse_target(target: str) -> JoinRequest:
     return JoinRequest(conversation_id, model)
 
 
-async def handle_request(request: WebSocketRequest, registry: Registry, settings: Settings) -> None:
-    """Serve one WebSocket handshake and, if accepted, the connection until it closes."""
+async def handle_request(
+    request: WebSocketRequest,
+    registry: Registry,
+    settings: Settings,
+    gatekeeper: Gatekeeper | None = None,
+) -> None:
+    """Serve one WebSocket handshake and, if accepted, the connection until it closes.
+
+    ``gatekeeper`` checks keys and capacity before the upgrade; without one, all are let in.
+    """
     try:
         join = parse_target(request.path)
-    except HandshakeRejected as rejected:
+        guard = (
+            Guard.unguarded(settings)
+            if gatekeeper is None
+            else gatekeeper.admit(
+                request.headers, request.proposed_subprotocols, join.conversation_id
+            )
+        )
+    except (HandshakeRejected, Denied) as rejected:
         await request.reject(
             rejected.status,
             extra_headers=[(b"content-type", b"application/json")],
@@ -110,15 +127,12 @@ async def handle_request(request: WebSocketRequest, registry: Registry, settings
         )
         return
     negotiated = negotiate(request.headers, request.proposed_subprotocols)
-    websocket = await request.accept(subprotocol=negotiated.subprotocol)
-    connection = Connection(
-        websocket,
-        registry.actor_for(join.conversation_id),
-        join,
-        settings,
-        dialect=negotiated.dialect,
-    )
-    await connection.run()
+    guard.subprotocol = negotiated.subprotocol
+    guard.dialect = negotiated.dialect.value
+    async with guard.accepted(request) as websocket:
+        actor = registry.actor_for(join.conversation_id)
+        connection = Connection(websocket, actor, join, settings, guard, dialect=negotiated.dialect)
+        await connection.run()
 
 
 class Connection:
@@ -130,10 +144,12 @@ class Connection:
         actor: ConversationActor,
         join: JoinRequest,
         settings: Settings,
+        guard: Guard | None = None,
         *,
         dialect: Dialect = Dialect.BETA,
     ) -> None:
         self.websocket = websocket
+        self.guard = guard if guard is not None else Guard.unguarded(settings)
         self.actor = actor
         self.join = join
         self.dialect = dialect
@@ -151,13 +167,17 @@ class Connection:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation unavailable; retry")
             return
+        ids = {"connection_id": self.session_id, "conversation_id": self.join.conversation_id}
+        log.info("connection opened", extra={**ids, "role": self.guard.role})
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, nursery.cancel_scope)
+                nursery.start_soon(self.guard.keepalive, self.websocket)
                 await self._read()
                 nursery.cancel_scope.cancel()
         finally:
             self._leave()
+            log.info("connection closed", extra={**ids, "close_code": self.guard.close_code})
 
     def _leave(self) -> None:
         try:
@@ -172,7 +192,14 @@ class Connection:
                 frame = await self.websocket.get_message()
             except ConnectionClosed:
                 return
-            envelope = self._envelope_for(codec.decode_client_event(frame, self.dialect))
+            decoded = codec.decode_client_event(frame, self.dialect)
+            refusal = self.guard.check(frame, decoded)
+            if refusal is not None:
+                # Straight to our own queue: a refused event never reaches the conversation.
+                self.guard.metrics.error(refusal.code)
+                self.subscriber.offer(Relayed(outbound.error_frame(refusal, event_id_of(decoded))))
+                continue
+            envelope = self._envelope_for(decoded)
             try:
                 await self.actor.inbox.send(envelope)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -182,6 +209,7 @@ class Connection:
         origin = self.subscriber
         match decoded:
             case DecodeFailure(error=error, client_event_id=echo):
+                self.guard.metrics.error(error.code)
                 return Envelope(Relayed(outbound.error_frame(error, echo)), origin)
             case ConversationItemCreate() | ga.GaConversationItemCreate():
                 return Envelope(codec.create_command(decoded), origin, decoded.event_id)
@@ -214,6 +242,7 @@ class Connection:
                 await self.websocket.send_message(frame)
             async with self._outbox:
                 async for item in self._outbox:
+                    self.guard.sent(item, self._outbox)
                     for frame in outbound.frames(item, self.dialect):
                         await self.websocket.send_message(frame)
                     if isinstance(item, Published):
@@ -221,9 +250,17 @@ class Connection:
             # The actor closed our queue: we were too slow, or the actor stopped.
             if self.subscriber.overflowed:
                 reason = f"slow consumer; last_position={self.last_version}"
-                await self.websocket.aclose(CLOSE_SLOW_CONSUMER, reason)
+                await self.guard.close(self.websocket, CLOSE_SLOW_CONSUMER, reason)
             else:
-                await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation restarted; retry")
+                reason = "conversation restarted; retry"
+                await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
         except ConnectionClosed:
             pass
         cancel_scope.cancel()
+
+
+def event_id_of(decoded: ClientEvent | DecodeFailure) -> str | None:
+    """The client's ``event_id``, to echo in an error about the event."""
+    if isinstance(decoded, DecodeFailure):
+        return decoded.client_event_id
+    return decoded.event_id

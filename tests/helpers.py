@@ -68,13 +68,18 @@ async def connect(
         async with open_websocket_url(
             url, extra_headers=extra, subprotocols=list(subprotocols) or None
         ) as websocket:
-            client = Client(websocket)
-            await client.receive_type("session.created")
-            client.conversation = (await client.receive_type("conversation.created"))[
-                "conversation"
-            ]["id"]
-            client.frames.clear()
-            yield client
+            try:
+                client = Client(websocket)
+                await client.receive_type("session.created")
+                client.conversation = (await client.receive_type("conversation.created"))[
+                    "conversation"
+                ]["id"]
+                client.frames.clear()
+                yield client
+            finally:
+                # trio-websocket 0.12 leaves the TCP stream open when the server closed first
+                # or the connection broke (aclose() returns early once a close reason is set).
+                await websocket._stream.aclose()
 
 
 def message(item_id: str | None = None, text: str = "hello", role: str = "user") -> dict[str, Any]:

@@ -36,6 +36,15 @@ MAX_BATCH = 256
 READ_BATCH = 1000
 
 
+def item_limit_reached(max_items: int) -> core.Rejected:
+    """The refusal of a create in a conversation that already holds ``max_items`` items."""
+    return core.Rejected(
+        "conversation_item_limit_reached",
+        f"Error adding item: the conversation already has the maximum of {max_items} items.",
+        None,
+    )
+
+
 class ConversationActor:
     """Owns one conversation; run it with ``nursery.start(actor.run)``."""
 
@@ -45,6 +54,7 @@ class ConversationActor:
         store: EventStore,
         *,
         inbox_size: int = 1024,
+        max_items: int | None = None,
         generate_item_id: Callable[[], str] = new_item_id,
     ) -> None:
         self.conversation_id = conversation_id
@@ -54,23 +64,28 @@ class ConversationActor:
         # A dict, not a set: broadcasts reach subscribers in the order they joined.
         self.subscribers: dict[Subscriber, None] = {}
         self._generate_item_id = generate_item_id
+        self.max_items = max_items
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the conversation from the log, then serve requests until cancelled or crashed.
 
-        On any exit the inbox is closed (senders get BrokenResourceError) and every subscriber's
-        queue is closed, so no connection waits on a dead actor.
+        Closing ``inbox`` stops the actor gracefully: it serves every request already queued,
+        then returns. On any exit the inbox is closed (senders get BrokenResourceError) and every
+        subscriber's queue is closed, so no connection waits on a dead actor.
         """
         with self._requests:
             try:
                 await self._load()
                 task_status.started()
                 while True:
-                    batch = [await self._requests.receive()]
+                    try:
+                        batch = [await self._requests.receive()]
+                    except trio.EndOfChannel:
+                        return
                     while len(batch) < MAX_BATCH:
                         try:
                             batch.append(self._requests.receive_nowait())
-                        except trio.WouldBlock:
+                        except (trio.WouldBlock, trio.EndOfChannel):
                             break
                     await self._handle(batch)
             finally:
@@ -84,7 +99,7 @@ class ConversationActor:
         while True:
             try:
                 self._requests.receive_nowait().origin.drop()
-            except trio.WouldBlock:
+            except (trio.WouldBlock, trio.EndOfChannel):
                 return
 
     async def _load(self) -> None:
@@ -116,6 +131,12 @@ class ConversationActor:
                         else Retrieved(found, correlation)
                     )
                     outputs.append((origin, reply))
+                case core.CreateItem() if (
+                    self.max_items is not None and len(self.state) >= self.max_items
+                ):
+                    outputs.append(
+                        (origin, Refused(item_limit_reached(self.max_items), correlation))
+                    )
                 case core.CreateItem() | core.DeleteItem() | core.TruncateItem():
                     decided = core.decide(
                         self.state, request, generated_item_id=self._generate_item_id()

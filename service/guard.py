@@ -1,0 +1,236 @@
+"""Admission and per-connection policy: who may connect, how many, and what each may send.
+
+``Gatekeeper.admit`` runs before the WebSocket upgrade (so every refusal is an HTTP status with a
+JSON body) and returns a ``Guard`` for the connection: its principal and role, its rate limit
+bucket, its activity clock for keepalive, and the metrics it feeds. The gateway consults the
+guard; all the policy lives here so the gateway's own edits stay small.
+"""
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+
+import attrs
+import trio
+from trio_websocket import WebSocketConnection, WebSocketRequest
+
+from actors.conversation.messages import Outbound, Published, Refused
+from actors.registry import Registry
+from service import limits
+from service.auth import ANONYMOUS, Denied, Principal, authenticate
+from service.config import Settings
+from service.limits import Activity, TokenBucket
+from service.metrics import Metrics
+from service.protocol.codec import ClientEvent, DecodeFailure
+from service.protocol.errors import ProtocolError
+from service.protocol.events import (
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemTruncate,
+)
+from service.protocol.ga import GaConversationItemCreate
+from service.shutdown import CLOSE_GOING_AWAY, GOING_AWAY_REASON, ServerControl
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DIALECT = "beta"
+# Client events that change the conversation, in either dialect.
+CREATES = (ConversationItemCreate, GaConversationItemCreate)
+WRITES = (*CREATES, ConversationItemDelete, ConversationItemTruncate)
+# The gateway's close code for a connection whose outbound queue overflowed.
+CLOSE_SLOW_CONSUMER = 4008
+
+
+@attrs.define(eq=False)
+class Guard:
+    """The policy of one connection; ``Guard.unguarded`` allows everything (direct tests)."""
+
+    settings: Settings
+    principal: Principal = ANONYMOUS
+    subprotocol: str | None = None
+    metrics: Metrics = attrs.field(factory=Metrics)
+    control: ServerControl | None = None
+    activity: Activity = attrs.field(factory=Activity)
+    bucket: TokenBucket | None = None
+    dialect: str = DEFAULT_DIALECT
+    # The close code when the server closed the connection (None: the client closed it).
+    close_code: int | None = None
+    _release: list["Gatekeeper"] = attrs.field(factory=list)
+
+    @classmethod
+    def unguarded(cls, settings: Settings) -> "Guard":
+        return cls(settings)
+
+    @property
+    def role(self) -> str:
+        return self.principal.role
+
+    @property
+    def may_write(self) -> bool:
+        return self.principal.role == "writer"
+
+    def check(
+        self, frame: str | bytes, decoded: ClientEvent | DecodeFailure
+    ) -> ProtocolError | None:
+        """Why a received event must not be processed (rate, role, item size), or None.
+
+        Every frame counts against the rate limit, undecodable ones included.
+        """
+        self.activity.touch()
+        if self.bucket is not None and not self.bucket.take():
+            return limits.rate_limit_exceeded(self.bucket.rate, self.bucket.burst)
+        if isinstance(decoded, WRITES):
+            if not self.may_write:
+                return limits.observer_cannot_write()
+            maximum = self.settings.max_item_bytes
+            if isinstance(decoded, CREATES) and maximum and len(frame) > maximum:
+                return limits.item_too_large(len(frame), maximum)
+        return None
+
+    def sent(self, item: Outbound, outbox: trio.MemoryReceiveChannel[Outbound]) -> None:
+        """Account for ``item`` leaving the connection's queue (activity, lag, error codes)."""
+        self.activity.touch()
+        match item:
+            case Published():
+                self.metrics.broadcast_lag.observe(outbox.statistics().current_buffer_used)
+            case Refused(rejection=rejection):
+                self.metrics.error(rejection.code)
+            case _:
+                pass
+
+    @asynccontextmanager
+    async def accepted(self, request: WebSocketRequest) -> AsyncIterator[WebSocketConnection]:
+        """Complete the upgrade and yield the connection, counted and tracked for the block.
+
+        The connection slot taken by ``Gatekeeper.admit`` is given back on every exit path.
+        """
+        websocket: WebSocketConnection | None = None
+        try:
+            websocket = await request.accept(subprotocol=self.subprotocol)
+            with self.metrics.connection(dialect=self.dialect, role=self.role):
+                if self.control is None:
+                    yield websocket
+                else:
+                    with self.control.tracking(websocket):
+                        if self.control.draining:
+                            # Admitted just before the shutdown began, accepted just after.
+                            await self.close(websocket, CLOSE_GOING_AWAY, GOING_AWAY_REASON)
+                        yield websocket
+        finally:
+            self._count_close(websocket)
+            for gatekeeper in self._release:
+                gatekeeper.release()
+            self._release.clear()
+
+    async def close(self, websocket: WebSocketConnection, code: int, reason: str) -> None:
+        """Close ``websocket`` with ``code`` (counted in the metrics)."""
+        self.close_code = code
+        await websocket.aclose(code, reason)
+
+    def _count_close(self, websocket: WebSocketConnection | None) -> None:
+        code = self.close_code
+        if code is None and self.control is not None and self.control.draining:
+            code = CLOSE_GOING_AWAY
+        if code is None and websocket is not None and websocket.closed is not None:
+            code = websocket.closed.code  # the client's code, or 1009 for an oversized frame
+        if code is None:
+            return
+        self.metrics.closed(code)
+        if code == CLOSE_SLOW_CONSUMER:
+            self.metrics.slow_consumer_closes.inc()
+
+    async def keepalive(self, websocket: WebSocketConnection) -> None:
+        """Ping and watch for idleness until the connection closes (see ``limits.keepalive``)."""
+        settings = self.settings
+        await limits.keepalive(
+            websocket,
+            functools.partial(self.close, websocket),
+            self.activity,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            idle_timeout=settings.idle_timeout,
+        )
+
+
+class Gatekeeper:
+    """Admits connections to one server: shutdown, keys, connection and conversation limits."""
+
+    def __init__(
+        self, settings: Settings, control: ServerControl, metrics: Metrics, registry: Registry
+    ) -> None:
+        self.settings = settings
+        self.control = control
+        self.metrics = metrics
+        self.registry = registry
+        self.admitted = 0
+
+    def admit(
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        subprotocols: Sequence[str],
+        conversation_id: str,
+    ) -> Guard:
+        """Return the new connection's guard; raises Denied (401, 403 or 503).
+
+        The guard holds a connection slot until its ``accepted`` block ends.
+        """
+        try:
+            return self._admit(headers, subprotocols, conversation_id)
+        except Denied as denied:
+            self.metrics.handshake_rejected(denied.status, denied.code)
+            log.info(
+                "handshake refused",
+                extra={
+                    "status": denied.status,
+                    "code": denied.code,
+                    "conversation_id": conversation_id,
+                },
+            )
+            raise
+
+    def _admit(
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        subprotocols: Sequence[str],
+        conversation_id: str,
+    ) -> Guard:
+        settings = self.settings
+        if self.control.draining:
+            raise Denied(503, "server_shutting_down", "The server is shutting down; retry.")
+        principal = authenticate(settings.api_keys, headers, subprotocols, conversation_id)
+        if settings.max_connections and self.admitted >= settings.max_connections:
+            raise Denied(
+                503,
+                "too_many_connections",
+                f"The server has reached its limit of {settings.max_connections} connections.",
+            )
+        if (
+            settings.max_conversations
+            and conversation_id not in self.registry
+            and len(self.registry) >= settings.max_conversations
+        ):
+            raise Denied(
+                503,
+                "too_many_conversations",
+                f"The server holds its limit of {settings.max_conversations} live conversations.",
+            )
+        bucket = (
+            TokenBucket(settings.rate_limit, settings.rate_burst)
+            if settings.rate_limit > 0
+            else None
+        )
+        self.admitted += 1
+        return Guard(
+            settings,
+            principal,
+            None,  # the gateway sets the subprotocol once it has negotiated the dialect
+            self.metrics,
+            self.control,
+            Activity(),
+            bucket,
+            release=[self],
+        )
+
+    def release(self) -> None:
+        self.admitted -= 1

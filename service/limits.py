@@ -1,0 +1,119 @@
+"""Per-connection limits: the rate limit token bucket, item size, keepalive pings, idle timeout.
+
+Every limit answers with a documented ``error`` code (the connection stays) or close code:
+
+    frame larger than --max-frame-bytes          close 1009 (trio-websocket)
+    item event larger than --max-item-bytes      error item_too_large
+    more than --max-items in a conversation      error conversation_item_limit_reached
+    above --rate-limit messages per second       error rate_limit_exceeded
+    observer sends a write                       error observer_cannot_write
+    no pong within --ping-timeout                close 1011
+    nothing sent or received for --idle-timeout  close 4001
+"""
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from service.protocol.errors import ProtocolError
+
+log = logging.getLogger(__name__)
+
+CLOSE_KEEPALIVE_TIMEOUT = 1011
+CLOSE_IDLE_TIMEOUT = 4001
+CLOSE_MESSAGE_TOO_BIG = 1009
+
+
+class TokenBucket:
+    """``rate`` tokens a second up to ``burst``; ``take`` spends one if there is one."""
+
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = trio.current_time
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = burst
+        self._updated = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+def rate_limit_exceeded(rate: float, burst: float) -> ProtocolError:
+    return ProtocolError(
+        "rate_limit_exceeded",
+        f"Rate limit exceeded: at most {rate:g} events per second (bursts of {burst:g}) per "
+        "connection. The event was not processed; retry later.",
+    )
+
+
+def item_too_large(size: int, maximum: int) -> ProtocolError:
+    return ProtocolError(
+        "item_too_large",
+        f"The event is {size} characters long; items may be at most {maximum}.",
+        "item",
+    )
+
+
+def observer_cannot_write() -> ProtocolError:
+    return ProtocolError(
+        "observer_cannot_write",
+        "This connection is an observer: it may read the conversation but not change it.",
+    )
+
+
+class Activity:
+    """When the connection last sent or received a message (for the idle timeout)."""
+
+    def __init__(self) -> None:
+        self.last = trio.current_time()
+
+    def touch(self) -> None:
+        self.last = trio.current_time()
+
+
+async def keepalive(
+    websocket: WebSocketConnection,
+    close: Callable[[int, str], Awaitable[None]],
+    activity: Activity,
+    *,
+    ping_interval: float,
+    ping_timeout: float,
+    idle_timeout: float,
+) -> None:
+    """Ping the peer every ``ping_interval`` and close the connection when it stops answering.
+
+    Closes with 1011 when a pong does not come within ``ping_timeout`` and with 4001 when no
+    message went either way for ``idle_timeout``. A zero interval or timeout disables that check.
+    It closes through ``close(code, reason)``. Returns when the connection is closed.
+    """
+    interval = ping_interval if ping_interval > 0 else math.inf
+    idle = idle_timeout if idle_timeout > 0 else math.inf
+    try:
+        while True:
+            next_ping = trio.current_time() + interval
+            await trio.sleep_until(min(next_ping, activity.last + idle))
+            if trio.current_time() >= activity.last + idle:
+                log.info("closing idle connection", extra={"idle_seconds": idle})
+                await close(CLOSE_IDLE_TIMEOUT, "idle timeout")
+                return
+            if trio.current_time() < next_ping:
+                continue
+            with trio.move_on_after(ping_timeout if ping_timeout > 0 else math.inf) as scope:
+                await websocket.ping()
+            if scope.cancelled_caught:
+                log.info("closing unresponsive connection", extra={"ping_timeout": ping_timeout})
+                await close(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
+                return
+    except ConnectionClosed:
+        return

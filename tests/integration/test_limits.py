@@ -1,0 +1,113 @@
+"""Real sockets: every limit answers with its documented error code or close code."""
+
+import orjson
+import pytest
+import trio
+from trio_websocket import ConnectionClosed
+
+from tests.helpers import Client, connect, message, running_server
+from tests.http_client import handshake
+
+
+async def close_code(client: Client) -> int | None:
+    """Read until the server closes the connection; return the close code."""
+    with pytest.raises(ConnectionClosed) as closed, trio.fail_after(10):
+        await read_forever(client)
+    return closed.value.reason.code if closed.value.reason else None
+
+
+async def read_forever(client: Client) -> None:
+    while True:
+        await client.websocket.get_message()
+
+
+async def test_a_frame_above_the_maximum_closes_with_1009() -> None:
+    async with running_server(max_message_bytes=1000) as url, connect(url) as client:
+        await client.send({"type": "conversation.item.create", "item": message(text="x" * 2000)})
+        assert await close_code(client) == 1009
+
+
+async def test_an_item_above_the_item_limit_is_an_error_and_the_connection_stays() -> None:
+    async with running_server(max_item_bytes=500) as url, connect(url) as client:
+        await client.send(
+            {"type": "conversation.item.create", "event_id": "big", "item": message(text="x" * 600)}
+        )
+        error = (await client.receive_type("error"))["error"]
+        assert (error["code"], error["param"], error["event_id"]) == (
+            "item_too_large",
+            "item",
+            "big",
+        )
+        await client.send({"type": "conversation.item.create", "item": message("small")})
+        assert (await client.receive_type("conversation.item.created"))["item"]["id"] == "small"
+
+
+async def test_a_full_conversation_refuses_more_items() -> None:
+    async with running_server(max_items=2) as url, connect(url) as client:
+        for item_id in ("a", "b", "c"):
+            await client.send({"type": "conversation.item.create", "item": message(item_id)})
+        await client.receive_type("conversation.item.created")
+        await client.receive_type("conversation.item.created")
+        error = (await client.receive_type("error"))["error"]
+        assert error["code"] == "conversation_item_limit_reached"
+        await client.send({"type": "conversation.item.delete", "item_id": "a"})
+        await client.receive_type("conversation.item.deleted")
+        await client.send({"type": "conversation.item.create", "item": message("c")})
+        assert (await client.receive_type("conversation.item.created"))["item"]["id"] == "c"
+
+
+async def test_connections_above_the_maximum_get_503() -> None:
+    async with running_server(max_connections=1) as url, connect(url):
+        status, _, body = await handshake(url)
+        assert status == 503
+        assert orjson.loads(body)["error"]["code"] == "too_many_connections"
+
+
+async def test_conversations_above_the_live_maximum_get_503_but_live_ones_admit() -> None:
+    async with running_server(max_conversations=1) as url, connect(url + "?conversation=one"):
+        status, _, body = await handshake(url + "?conversation=two")
+        assert (status, orjson.loads(body)["error"]["code"]) == (503, "too_many_conversations")
+        async with connect(url + "?conversation=one"):
+            pass
+
+
+async def test_rate_limit_answers_rate_limit_exceeded_and_keeps_the_connection() -> None:
+    async with running_server(rate_limit=0.5, rate_burst=2) as url, connect(url) as client:
+        for n in range(3):
+            await client.send(
+                {"type": "conversation.item.create", "event_id": f"e{n}", "item": message(f"i{n}")}
+            )
+        events = [await client.receive() for _ in range(3)]
+        errors = [e for e in events if e["type"] == "error"]
+        assert [e["error"]["code"] for e in errors] == ["rate_limit_exceeded"]
+        assert errors[0]["error"]["event_id"] == "e2"
+        created = [e["item"]["id"] for e in events if e["type"] == "conversation.item.created"]
+        assert created == ["i0", "i1"]
+        await client.send({"type": "conversation.item.retrieve", "item_id": "i0"})
+        assert (await client.receive())["type"] == "error"  # still limited, still connected
+
+
+async def test_an_idle_connection_is_closed_with_4001() -> None:
+    async with running_server(idle_timeout=0.2) as url, connect(url) as client:
+        assert await close_code(client) == 4001
+
+
+async def test_keepalive_pings_are_answered_and_the_connection_lives() -> None:
+    async with (
+        running_server(ping_interval=0.02, ping_timeout=2) as url,
+        connect(url) as client,
+    ):
+        # The client library answers pings while it reads; nothing closes the connection.
+        with trio.move_on_after(0.3):
+            await read_forever(client)
+        await client.send({"type": "conversation.item.create", "item": message("alive")})
+        assert (await client.receive_type("conversation.item.created"))["item"]["id"] == "alive"
+
+
+async def test_a_silent_tcp_client_is_dropped_after_the_handshake_timeout() -> None:
+    async with running_server(handshake_timeout=0.2) as url:
+        port = int(url.split(":")[2].split("/")[0])
+        with trio.fail_after(5):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                assert await stream.receive_some(100) == b""
