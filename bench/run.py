@@ -78,7 +78,9 @@ def server_command(target: str, workdir: Path) -> list[str]:
     return [PYTHON, "-m", "service", "serve", "--port", "0", "--store", store]
 
 
-def run_loadtest(case: Case, url: str, pin: list[str], processes: int, out: Path) -> dict[str, Any]:
+def run_loadtest(
+    case: Case, url: str, pin: list[str], processes: int, out: Path, client: str = "raw"
+) -> dict[str, Any]:
     """Run ``python -m service.loadtest`` for ``case``; returns its JSON report."""
     command = [
         *pin,
@@ -95,6 +97,8 @@ def run_loadtest(case: Case, url: str, pin: list[str], processes: int, out: Path
         str(case.duration),
         "--processes",
         str(processes),
+        "--client",
+        client,
         "--json",
         str(out),
         *case.flags,
@@ -159,6 +163,7 @@ def run_one(target: str, case: Case, args: argparse.Namespace, results: Results,
                     pin_prefix(generator_cores),
                     args.processes,
                     base.with_suffix(".json"),
+                    args.client,
                 )
             record(results, target, case, report, (before, sampler.peak))
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
@@ -189,7 +194,8 @@ def render(results: Results, args: argparse.Namespace, elapsed: float) -> str:
         f"Machine: {machine()}. {args.repeats} repeat(s) per case, median [min-max];"
         f" saturation: 50 conversations x (1 writer + 3 observers), closed loop window"
         f" {args.window}; 1,000/s: 250 x (1 + 3), open loop; idle: RSS growth of the server"
-        f" over its connections. Suite took {elapsed:.0f} s; load average at the end"
+        f" over its connections; load generator client {args.client}."
+        f" Suite took {elapsed:.0f} s; load average at the end"
         f" {os.getloadavg()[0]:.2f} (above ~2 means something else shared the cores).",
         "",
         figures_table(results),
@@ -222,6 +228,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--window", type=int, default=4, help="saturation: creates in flight")
     parser.add_argument("--processes", type=int, default=1, help="load generator processes")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "trio-websocket"],
+        default="raw",
+        help="the load generator's WebSocket client",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)

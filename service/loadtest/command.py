@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from service.loadtest.client import CLIENT_KINDS
 from service.loadtest.config import ConfigError, LoadConfig
 from service.loadtest.plot import plot_report
 from service.loadtest.report import render_text
@@ -42,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--connect-timeout", type=float, default=10.0, help="seconds per connection handshake"
+    )
+    parser.add_argument(
+        "--client",
+        choices=CLIENT_KINDS,
+        default="raw",
+        help="WebSocket client: 'raw' (built-in, fast; default) or 'trio-websocket'",
     )
 
 

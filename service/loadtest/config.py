@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from service.loadtest.client import ClientKind
+
 Dialect = Literal["beta", "ga"]
 
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -42,6 +44,7 @@ class LoadConfig:
     drain_timeout: float = 5.0
     connect_timeout: float = 10.0
     connect_concurrency: int = 64
+    client: ClientKind = "raw"
     run_id: str = attrs.field(factory=lambda: secrets.token_hex(3))
 
     def __attrs_post_init__(self) -> None:
@@ -101,4 +104,5 @@ class LoadConfig:
             api_key=args.api_key,
             drain_timeout=args.drain_timeout,
             connect_timeout=args.connect_timeout,
+            client=args.client,
         )

@@ -136,6 +136,7 @@ def build_report(
             "payload_bytes": cfg.payload_bytes,
             "processes": cfg.processes,
             "dialect": cfg.dialect,
+            "client": cfg.client,
         },
         measured_seconds=round(stats.measured_seconds, 3),
         connections_attempted=cfg.connections,
@@ -178,7 +179,7 @@ def render_text(report: LoadReport) -> str:
     lines = [
         f"chorus loadtest: {c['conversations']} conversations x (1 writer + {c['observers']}"
         f" observers) = {report.connections_attempted} connections, {mode},"
-        f" {c['duration']:g} s, dialect {c['dialect']}",
+        f" {c['duration']:g} s, dialect {c['dialect']}, client {c.get('client', 'raw')}",
         f"connections: {report.connections_opened} opened, {report.connection_failures} failed,"
         f" {report.disconnects} dropped",
         f"creates:     {report.creates_sent:,} sent, {report.creates_acked:,} acked"

@@ -1,26 +1,24 @@
-"""One conversation under load: its observers and its writer, each a trio-websocket client."""
+"""One conversation under load: its observers and its writer, each a WebSocket client."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import attrs
 import orjson
 import trio
-import trio_websocket
 
+from service.loadtest.client import ClientConnection, ConnectFailed, Disconnected, open_client
 from service.loadtest.config import LoadConfig
 from service.loadtest.integrity import check_conversation
 from service.loadtest.stats import WorkerStats
 
-# Bounded, but deep enough that a busy connection's reader is not woken once per message.
-_MESSAGE_QUEUE = 64
 _DISCONNECT_TIMEOUT = 2.0
 _DRAIN_POLL = 0.02
-_CONNECT_ERRORS = (OSError, trio_websocket.HandshakeError, trio_websocket.ConnectionClosed)
+# At most this many creates go out in one write.
+_MAX_BATCH = 256
 
 
 @attrs.define
@@ -59,7 +57,7 @@ class Conversation:
 class _Link:
     """One connection and the list of item seqs it received."""
 
-    ws: trio_websocket.WebSocketConnection
+    conn: ClientConnection
     received: list[int]
     is_writer: bool
     ready: trio.Event = attrs.field(factory=trio.Event)
@@ -83,26 +81,6 @@ def request_headers(cfg: LoadConfig) -> list[tuple[bytes, bytes]]:
     if cfg.api_key:
         headers.append((b"Authorization", b"Bearer " + cfg.api_key.encode()))
     return headers
-
-
-@asynccontextmanager
-async def _open(url: str, cfg: LoadConfig) -> AsyncIterator[trio_websocket.WebSocketConnection]:
-    """A client connection whose close tolerates a server that no longer answers."""
-    entered = False
-    try:
-        async with trio_websocket.open_websocket_url(
-            url,
-            extra_headers=request_headers(cfg),
-            message_queue_size=_MESSAGE_QUEUE,
-            connect_timeout=cfg.connect_timeout,
-            disconnect_timeout=_DISCONNECT_TIMEOUT,
-        ) as ws:
-            entered = True
-            yield ws
-    except trio_websocket.DisconnectionTimeout:
-        # The run is over when connections close; closing is best effort.
-        if not entered:
-            raise
 
 
 class ConversationRunner:
@@ -142,7 +120,7 @@ class ConversationRunner:
             task_status.started()
             await self._schedule.go.wait()
             if writer is not None:
-                await self._write(writer.ws)
+                await self._write(writer.conn)
                 await self._drain()
             else:
                 await trio.sleep_until(self._schedule.stop_at)
@@ -161,15 +139,22 @@ class ConversationRunner:
         cfg = self._cfg
         url = connection_url(cfg.url, self.conversation.conversation_id, observer=not is_writer)
         async with self._limiter:
-            # trio-websocket bounds the handshake itself; a cancel scope around entering its
-            # context manager would be exited while the connection's nursery is still open.
+            opener = open_client(
+                cfg.client,
+                url,
+                request_headers(cfg),
+                connect_timeout=cfg.connect_timeout,
+                close_timeout=_DISCONNECT_TIMEOUT,
+            )
             try:
-                ws = await stack.enter_async_context(_open(url, cfg))
-            except _CONNECT_ERRORS:
+                conn = await stack.enter_async_context(opener)
+            except ConnectFailed as exc:
                 self._stats.connection_failures += 1
+                if exc.status is not None:
+                    self._stats.on_error(f"loadtest_handshake_http_{exc.status}")
                 return None
             received = self.conversation.writer_received if is_writer else []
-            link = _Link(ws=ws, received=received, is_writer=is_writer)
+            link = _Link(conn=conn, received=received, is_writer=is_writer)
             readers.start_soon(self._read, link)
             with trio.move_on_after(cfg.connect_timeout):
                 await link.ready.wait()
@@ -179,41 +164,47 @@ class ConversationRunner:
         return link
 
     async def _read(self, link: _Link) -> None:
-        """Receive until the connection closes; the hot path of the generator."""
+        """Receive until the connection closes; the hot path of the generator.
+
+        Every message of one read gets the same arrival time: they arrived together.
+        """
         stats = self._stats
         conv = self.conversation
         delivered_type = self._delivered_type
         index, sent_at, pending = conv.index, conv.sent_at, conv.pending
         received, is_writer = link.received, link.is_writer
+        receive, loads, current_time = link.conn.receive_messages, orjson.loads, trio.current_time
         try:
             while True:
-                try:
-                    event = orjson.loads(await link.ws.get_message())
-                    kind = event.get("type")
-                except (orjson.JSONDecodeError, AttributeError):
-                    stats.on_error("loadtest_unparsable_event")
-                    continue
-                if kind == delivered_type:
-                    item = event.get("item")
-                    seq = index.get(item.get("id", "")) if isinstance(item, dict) else None
-                    if seq is None:
-                        continue  # history from before this run, or not ours
-                    now = trio.current_time()
-                    received.append(seq)
-                    if not is_writer:
-                        stats.on_delivery(now, now - sent_at[seq])
-                    elif seq in pending:
-                        pending.discard(seq)
-                        stats.on_ack(now, now - sent_at[seq])
-                        self._window.release()
-                elif kind == "error":
-                    self._on_error(event.get("error"), is_writer)
-                elif kind == "conversation.created" and not link.up:
-                    link.up = True
-                    stats.connections_up += 1
-                    stats.connections_opened += 1
-                    link.ready.set()
-        except trio_websocket.ConnectionClosed:
+                messages = await receive()
+                now = current_time()
+                for message in messages:
+                    try:
+                        event = loads(message)
+                        kind = event.get("type")
+                    except (orjson.JSONDecodeError, AttributeError):
+                        stats.on_error("loadtest_unparsable_event")
+                        continue
+                    if kind == delivered_type:
+                        item = event.get("item")
+                        seq = index.get(item.get("id", "")) if isinstance(item, dict) else None
+                        if seq is None:
+                            continue  # history from before this run, or not ours
+                        received.append(seq)
+                        if not is_writer:
+                            stats.on_delivery(now, now - sent_at[seq])
+                        elif seq in pending:
+                            pending.discard(seq)
+                            stats.on_ack(now, now - sent_at[seq])
+                            self._window.release()
+                    elif kind == "error":
+                        self._on_error(event.get("error"), is_writer)
+                    elif kind == "conversation.created" and not link.up:
+                        link.up = True
+                        stats.connections_up += 1
+                        stats.connections_opened += 1
+                        link.ready.set()
+        except Disconnected:
             if link.up and not conv.closing:
                 stats.disconnects += 1
         finally:
@@ -232,8 +223,12 @@ class ConversationRunner:
             self.conversation.rejected.add(seq)
             self._window.release()
 
-    async def _write(self, ws: trio_websocket.WebSocketConnection) -> None:
-        """Send creates until ``stop_at``: on a fixed schedule (open loop) or window-limited."""
+    async def _write(self, conn: ClientConnection) -> None:
+        """Send creates until ``stop_at``: on a fixed schedule (open loop) or window-limited.
+
+        Whatever is due at once goes out in one batch: every free window slot (closed loop), or
+        every create whose scheduled time has passed (open loop, when the generator fell behind).
+        """
         cfg, schedule = self._cfg, self._schedule
         if cfg.rate == 0:
             await trio.sleep_until(schedule.stop_at)
@@ -246,36 +241,61 @@ class ConversationRunner:
                 # Only the wait is cancellable: cancelling a send midway would break the stream.
                 with trio.move_on_at(schedule.stop_at) as waiting:
                     if cfg.rate:
-                        intended = first + seq * interval
-                        await trio.sleep_until(intended)
+                        await trio.sleep_until(first + seq * interval)
                     else:
                         await self._window.acquire()
-                        intended = trio.current_time()
-                if waiting.cancelled_caught or intended >= schedule.stop_at:
+                if waiting.cancelled_caught:
                     return
-                await self._send(ws, seq, intended)
-                seq += 1
-        except trio_websocket.ConnectionClosed:
+                now = trio.current_time()
+                if cfg.rate:
+                    last = max(seq, min(int((now - first) / interval), seq + _MAX_BATCH - 1))
+                    due = [first + s * interval for s in range(seq, last + 1)]
+                    due = [at for at in due if at < schedule.stop_at]
+                    if not due:
+                        return
+                else:
+                    if now >= schedule.stop_at:
+                        return
+                    due = [now]
+                    while len(due) < _MAX_BATCH and self._window_take():
+                        due.append(now)
+                await self._send(conn, seq, due)
+                seq += len(due)
+        except Disconnected:
             return
 
-    async def _send(self, ws: trio_websocket.WebSocketConnection, seq: int, at: float) -> None:
+    def _window_take(self) -> bool:
+        try:
+            self._window.acquire_nowait()
+        except trio.WouldBlock:
+            return False
+        return True
+
+    async def _send(self, conn: ClientConnection, seq: int, intended: list[float]) -> None:
+        """Send creates ``seq, seq + 1, ...``, one per intended send time, in one batch."""
         conv = self.conversation
-        item_id = conv.item_prefix + str(seq)
-        conv.index[item_id] = seq
-        conv.sent_at.append(at)
-        conv.pending.add(seq)
-        message = {
-            "type": "conversation.item.create",
-            "event_id": "evt_" + item_id,
-            "item": {
-                "id": item_id,
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": self._payload}],
-            },
-        }
-        await ws.send_message(orjson.dumps(message).decode())
-        self._stats.on_sent(trio.current_time())
+        payloads: list[bytes] = []
+        for at in intended:
+            item_id = conv.item_prefix + str(seq)
+            conv.index[item_id] = seq
+            conv.sent_at.append(at)
+            conv.pending.add(seq)
+            seq += 1
+            message = {
+                "type": "conversation.item.create",
+                "event_id": "evt_" + item_id,
+                "item": {
+                    "id": item_id,
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": self._payload}],
+                },
+            }
+            payloads.append(orjson.dumps(message))
+        await conn.send_texts(payloads)
+        now = trio.current_time()
+        for _ in payloads:
+            self._stats.on_sent(now)
 
     async def _drain(self) -> None:
         """Wait, at most ``drain_timeout``, for outstanding acks and deliveries."""

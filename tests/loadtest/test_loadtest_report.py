@@ -9,7 +9,13 @@ from service.loadtest import add_subcommand
 from service.loadtest.config import ConfigError, LoadConfig
 from service.loadtest.integrity import IntegrityCounts
 from service.loadtest.progress import format_progress
-from service.loadtest.report import EXIT_INTEGRITY, EXIT_NO_CONNECTIONS, EXIT_OK, build_report
+from service.loadtest.report import (
+    EXIT_INTEGRITY,
+    EXIT_NO_CONNECTIONS,
+    EXIT_OK,
+    build_report,
+    render_text,
+)
 from service.loadtest.stats import Snapshot, WorkerStats
 
 
@@ -84,6 +90,16 @@ def test_flags_build_a_config_and_a_command() -> None:
     assert cfg.connections == 5 * 4
     assert callable(args.func)
     assert LoadConfig.from_args(parse()).window == 1  # closed loop by default
+
+
+def test_client_flag_defaults_to_raw_and_is_reported() -> None:
+    assert LoadConfig.from_args(parse()).client == "raw"
+    cfg = LoadConfig.from_args(parse("--client", "trio-websocket"))
+    report = build_report(cfg, WorkerStats(), 0.0, 1.0)
+    assert orjson.loads(report.to_json())["config"]["client"] == "trio-websocket"
+    assert "client trio-websocket" in render_text(report)
+    with pytest.raises(SystemExit):
+        parse("--client", "aiohttp")
 
 
 def test_rate_and_window_exclude_each_other() -> None:

@@ -1,0 +1,431 @@
+"""A minimal RFC 6455 WebSocket client over a Trio stream, built for the generator's hot path.
+
+trio-websocket spends, per message, a reader-task wake-up, a channel hop and wsproto's general
+frame machinery; a load generator receiving tens of thousands of messages a second cannot
+afford that. Here one ``receive_messages`` call reads up to ``RECEIVE_BYTES`` and returns every
+message completed by that read, parsed by a loop that does a handful of Python operations per
+frame, and ``send_texts`` masks and writes a batch of frames with one ``send_all``.
+
+Scope, deliberately small: client side only, no extensions (no compression), text messages
+are not UTF-8 checked here (the caller parses them as JSON, which checks), and a server frame
+that breaks the protocol (masked, reserved bits, bad opcode or control frame) raises
+``ProtocolError``. Pings are answered, a server close is echoed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from urllib.parse import urlsplit
+
+import trio
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+RECEIVE_BYTES = 256 * 1024
+MAX_HANDSHAKE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+OP_CONTINUATION = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+CLOSE_NORMAL = 1000
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_NO_STATUS = 1005
+CLOSE_ABNORMAL = 1006
+
+# The first byte of a final, unfragmented text or binary frame without reserved bits.
+_FIN_DATA = frozenset((0x80 | OP_TEXT, 0x80 | OP_BINARY))
+
+
+class WebSocketError(Exception):
+    """Base of the errors this client raises."""
+
+
+class HandshakeFailed(WebSocketError):
+    """The opening handshake did not succeed; ``status`` is the HTTP status if one arrived."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ConnectionClosed(WebSocketError):
+    """The connection is closed; ``code`` is the close code (1006 if no close frame came)."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"connection closed: {code} {reason}".rstrip())
+        self.code = code
+        self.reason = reason
+
+
+class ProtocolError(ConnectionClosed):
+    """The server broke the protocol; the client closes the connection with code 1002."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(CLOSE_PROTOCOL_ERROR, reason)
+
+
+def mask(payload: bytes, key: bytes) -> bytes:
+    """``payload`` XOR-ed with the 4-byte ``key`` repeated, in O(1) Python operations.
+
+    The XOR runs over two arbitrary-precision integers in C instead of a Python loop per byte.
+    """
+    n = len(payload)
+    if n == 0:
+        return b""
+    repeated = (key * ((n >> 2) + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(n, "big")
+
+
+def client_frame(payload: bytes, opcode: int = OP_TEXT, key: bytes | None = None) -> bytes:
+    """One masked, final client frame; ``key`` is the 4-byte mask (random when None)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 0x10000:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+    if key is None:
+        key = os.urandom(4)
+    return header + key + mask(payload, key)
+
+
+def text_frames(payloads: Sequence[bytes]) -> bytes:
+    """Masked text frames for ``payloads`` (UTF-8 bytes), concatenated for one write.
+
+    Mask keys come from one ``os.urandom`` call per batch: RFC 6455 asks for unpredictable keys
+    (they protect intermediaries from cache poisoning) but not for a system call per frame.
+    """
+    keys = os.urandom(4 * len(payloads))
+    return b"".join(
+        client_frame(payload, OP_TEXT, keys[4 * i : 4 * i + 4])
+        for i, payload in enumerate(payloads)
+    )
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    return code.to_bytes(2, "big") + reason.encode()
+
+
+class FrameParser:
+    """Sans-IO: splits server frames out of received bytes and reassembles messages.
+
+    ``feed`` returns the data messages (text or binary payloads) completed so far, in order.
+    Ping payloads collect in ``pings`` for the caller to answer; a close frame sets ``close``
+    to ``(code, reason)``, after which nothing more is parsed.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._fragments: bytearray | None = None
+        self.pings: list[bytes] = []
+        self.close: tuple[int, str] | None = None
+
+    def feed(self, data: bytes | bytearray) -> list[bytearray]:
+        """Add ``data``; returns the completed messages. Raises ProtocolError."""
+        buf = self._buffer
+        buf += data
+        if self.close is not None:
+            return []
+        messages: list[bytearray] = []
+        end = len(buf)
+        pos = 0
+        fin_data = _FIN_DATA
+        # The hot loop: a final, unfragmented text/binary frame costs two index reads, a
+        # comparison or two and one slice.
+        while end - pos >= 2:
+            first = buf[pos]
+            n = buf[pos + 1]
+            if n < 126:
+                start = pos + 2
+            elif n == 126:
+                if end - pos < 4:
+                    break
+                n = (buf[pos + 2] << 8) | buf[pos + 3]
+                start = pos + 4
+            elif n == 127:
+                if end - pos < 10:
+                    break
+                n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                if n > MAX_MESSAGE_BYTES:
+                    raise ProtocolError(f"frame of {n} bytes is over the limit")
+                start = pos + 10
+            else:
+                raise ProtocolError("the server sent a masked frame")
+            stop = start + n
+            if stop > end:
+                break
+            if first in fin_data and self._fragments is None:
+                messages.append(buf[start:stop])
+            elif not self._frame(first, buf[start:stop], messages):
+                pos = stop
+                break
+            pos = stop
+        if pos:
+            del buf[:pos]
+        return messages
+
+    def _frame(self, first: int, payload: bytearray, messages: list[bytearray]) -> bool:
+        """Handle any frame but the common one; False once a close frame has arrived."""
+        if first & 0x70:
+            raise ProtocolError("reserved bits set without an extension")
+        fin = bool(first & 0x80)
+        opcode = first & 0x0F
+        if opcode >= OP_CLOSE:
+            return self._control(opcode, fin, payload)
+        if opcode == OP_CONTINUATION:
+            if self._fragments is None:
+                raise ProtocolError("continuation frame without a message to continue")
+            self._fragments += payload
+            if len(self._fragments) > MAX_MESSAGE_BYTES:
+                raise ProtocolError("message over the size limit")
+            if fin:
+                messages.append(self._fragments)
+                self._fragments = None
+        elif opcode in (OP_TEXT, OP_BINARY):
+            if self._fragments is not None:
+                raise ProtocolError("new message before the fragmented one finished")
+            if fin:
+                messages.append(payload)
+            else:
+                self._fragments = payload
+        else:
+            raise ProtocolError(f"reserved opcode {opcode:#x}")
+        return True
+
+    def _control(self, opcode: int, fin: bool, payload: bytearray) -> bool:
+        if not fin or len(payload) > 125:
+            raise ProtocolError("control frames must be final and at most 125 bytes")
+        if opcode == OP_PING:
+            self.pings.append(bytes(payload))
+        elif opcode == OP_CLOSE:
+            if len(payload) == 1:
+                raise ProtocolError("close frame with a one-byte payload")
+            if len(payload) >= 2:
+                code = int.from_bytes(payload[:2], "big")
+                reason = payload[2:].decode("utf-8", "replace")
+            else:
+                code, reason = CLOSE_NO_STATUS, ""
+            self.close = (code, reason)
+            return False
+        elif opcode != OP_PONG:
+            raise ProtocolError(f"reserved control opcode {opcode:#x}")
+        return True
+
+
+def accept_key(key: bytes) -> bytes:
+    """The ``Sec-WebSocket-Accept`` value a server must answer ``key`` with."""
+    return base64.b64encode(hashlib.sha1(key + GUID).digest())
+
+
+def handshake_request(
+    host: str, target: str, key: bytes, extra_headers: Sequence[tuple[bytes, bytes]]
+) -> bytes:
+    """The HTTP/1.1 upgrade request."""
+    lines = [
+        b"GET " + target.encode() + b" HTTP/1.1",
+        b"Host: " + host.encode(),
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Key: " + key,
+        b"Sec-WebSocket-Version: 13",
+        *(name + b": " + value for name, value in extra_headers),
+    ]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def check_response(head: bytes, key: bytes) -> None:
+    """Check the response head (up to the blank line) to an upgrade request with ``key``.
+
+    Raises HandshakeFailed (with the status when there is one) unless it is a valid 101.
+    """
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise HandshakeFailed(f"not an HTTP response: {status_line[:80]!r}")
+    status = int(parts[1])
+    if status != 101:
+        raise HandshakeFailed(f"the server answered {status_line[:80]!r}", status)
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    if headers.get("upgrade", "").lower() != "websocket":
+        raise HandshakeFailed("101 without 'Upgrade: websocket'", status)
+    if "upgrade" not in headers.get("connection", "").lower():
+        raise HandshakeFailed("101 without 'Connection: Upgrade'", status)
+    if headers.get("sec-websocket-accept", "").encode() != accept_key(key):
+        raise HandshakeFailed("wrong Sec-WebSocket-Accept", status)
+
+
+class WebSocket:
+    """An open client connection. One task receives; any task may send.
+
+    Made by ``open_websocket``; ``receive_messages`` and ``send_texts`` raise ConnectionClosed
+    once the connection is closed, whoever closed it.
+    """
+
+    def __init__(self, stream: trio.abc.Stream, leftover: bytes, close_timeout: float) -> None:
+        self._stream = stream
+        self._close_timeout = close_timeout
+        self._parser = FrameParser()
+        self._leftover = leftover
+        self._send_lock = trio.StrictFIFOLock()
+        self._close_sent = False
+        self._closed: ConnectionClosed | None = None
+        self._peer_done = trio.Event()
+
+    @property
+    def closed(self) -> ConnectionClosed | None:
+        return self._closed
+
+    async def receive_messages(self) -> list[bytearray]:
+        """Wait for at least one complete message; returns every message the read completed.
+
+        Answers pings and echoes a close frame on the way. Raises ConnectionClosed, or
+        ProtocolError (after sending close 1002) if the server breaks the protocol.
+        """
+        parser = self._parser
+        data: bytes | bytearray = self._leftover
+        self._leftover = b""
+        while True:
+            if self._closed is not None:
+                raise self._closed
+            if not data:
+                try:
+                    data = await self._stream.receive_some(RECEIVE_BYTES)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    raise self._finish(CLOSE_ABNORMAL, str(exc)) from exc
+                if not data:
+                    raise self._finish(CLOSE_ABNORMAL, "EOF without a close frame")
+            try:
+                messages = parser.feed(data)
+            except ProtocolError as exc:
+                await self._send_close(CLOSE_PROTOCOL_ERROR)
+                self._finish(CLOSE_PROTOCOL_ERROR, exc.reason)
+                raise
+            data = b""
+            if parser.pings:
+                pongs = b"".join(client_frame(p, OP_PONG) for p in parser.pings)
+                parser.pings.clear()
+                await self._send_raw(pongs)
+            if parser.close is not None:
+                code, reason = parser.close
+                await self._send_close(CLOSE_NORMAL if code == CLOSE_NO_STATUS else code)
+                self._finish(code, reason)
+            if messages:
+                return messages
+
+    async def send_texts(self, payloads: Sequence[bytes]) -> None:
+        """Send each of ``payloads`` (UTF-8 JSON) as a text message, in one write.
+
+        Raises ConnectionClosed. Cancelling it midway leaves the stream unusable.
+        """
+        if self._closed is not None or self._close_sent:
+            raise self._closed or ConnectionClosed(CLOSE_NORMAL, "closing")
+        await self._send_raw(text_frames(payloads))
+
+    async def aclose(self) -> None:
+        """Send a close frame, wait up to ``close_timeout`` for the server's, close the stream.
+
+        The wait relies on the task calling ``receive_messages`` to see the server's reply.
+        """
+        try:
+            with trio.move_on_after(self._close_timeout):
+                await self._send_close(CLOSE_NORMAL)
+                await self._peer_done.wait()
+        finally:
+            self._finish(CLOSE_NORMAL, "closed by the client")
+            await trio.aclose_forcefully(self._stream)
+
+    def _finish(self, code: int, reason: str) -> ConnectionClosed:
+        if self._closed is None:
+            self._closed = ConnectionClosed(code, reason)
+        self._peer_done.set()
+        return self._closed
+
+    async def _send_close(self, code: int) -> None:
+        if self._close_sent or self._closed is not None:
+            return
+        self._close_sent = True
+        with suppress(ConnectionClosed):
+            await self._send_raw(client_frame(close_payload(code), OP_CLOSE))
+
+    async def _send_raw(self, data: bytes) -> None:
+        async with self._send_lock:
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise self._finish(CLOSE_ABNORMAL, str(exc)) from exc
+
+
+async def _handshake(
+    stream: trio.abc.Stream, host: str, target: str, extra_headers: Sequence[tuple[bytes, bytes]]
+) -> bytes:
+    """Upgrade ``stream``; returns the bytes received after the response head."""
+    key = base64.b64encode(os.urandom(16))
+    await stream.send_all(handshake_request(host, target, key, extra_headers))
+    received = bytearray()
+    while True:
+        end = received.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        if len(received) > MAX_HANDSHAKE_BYTES:
+            raise HandshakeFailed("response head too long")
+        chunk = await stream.receive_some(RECEIVE_BYTES)
+        if not chunk:
+            raise HandshakeFailed("the server closed the connection during the handshake")
+        received += chunk
+    check_response(bytes(received[:end]), key)
+    return bytes(received[end + 4 :])
+
+
+@asynccontextmanager
+async def open_websocket(
+    url: str,
+    *,
+    extra_headers: Sequence[tuple[bytes, bytes]] = (),
+    connect_timeout: float = 10.0,
+    close_timeout: float = 2.0,
+) -> AsyncIterator[WebSocket]:
+    """Connect to a ``ws://`` or ``wss://`` URL and upgrade; closes the connection on exit.
+
+    Raises HandshakeFailed (a non-101 answer, a bad answer, or a timeout) or OSError.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise HandshakeFailed(f"not a ws:// or wss:// URL: {url!r}")
+    secure = parts.scheme == "wss"
+    port = parts.port or (443 if secure else 80)
+    host = parts.netloc.rpartition("@")[2]
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    stream: trio.abc.Stream
+    with trio.move_on_after(connect_timeout) as timer:
+        if secure:
+            stream = await trio.open_ssl_over_tcp_stream(
+                parts.hostname, port, ssl_context=ssl.create_default_context()
+            )
+        else:
+            stream = await trio.open_tcp_stream(parts.hostname, port)
+        try:
+            leftover = await _handshake(stream, host, target, extra_headers)
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    if timer.cancelled_caught:
+        raise HandshakeFailed(f"no handshake within {connect_timeout:g} s")
+    ws = WebSocket(stream, leftover, close_timeout)
+    try:
+        yield ws
+    finally:
+        await ws.aclose()
