@@ -25,7 +25,9 @@ async def serve(
         open_store(settings.store_url, create_dirs=settings.store_is_default) as store,
         trio.open_nursery() as nursery,
     ):
-        registry = Registry(store, nursery, inbox_size=settings.actor_inbox)
+        registry = Registry(
+            store, nursery, inbox_size=settings.actor_inbox, idle_timeout=settings.idle_timeout
+        )
         handler = functools.partial(_handle, registry=registry, settings=settings)
         server = await nursery.start(
             functools.partial(

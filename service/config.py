@@ -16,4 +16,6 @@ class Settings:
     subscriber_queue: int = 1024
     # Requests a conversation may have waiting before writers feel backpressure.
     actor_inbox: int = 1024
+    # Seconds a conversation with no connections stays in memory before its actor stops.
+    idle_timeout: float = 60.0
     max_message_bytes: int = 1024 * 1024

@@ -3,10 +3,16 @@
 The reader decodes client events and sends them to the conversation's actor; the writer drains
 the connection's bounded outbound queue, which only the actor fills. Bad input becomes an
 ``error`` event and never closes the connection.
+
+A connection joins as a writer (the default) or an observer (``role=observer``, read-only), and
+receives the conversation's changes after ``after`` (0: the whole history), then live ones; its
+own commands are read only once it is live. ``log`` makes a resume check that positions refer to
+this server's log. See docs/observers.md.
 """
 
 import logging
 import re
+from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -23,13 +29,14 @@ from actors.conversation.messages import (
     Outbound,
     Published,
     Relayed,
+    ResumeUnavailable,
     Retrieve,
     Subscriber,
 )
 from actors.ids import random_id
-from actors.registry import Registry
+from actors.registry import ConversationUnavailable, Registry
 from service.config import Settings
-from service.protocol import codec, outbound
+from service.protocol import codec, errors, outbound
 from service.protocol.codec import DecodeFailure
 from service.protocol.events import (
     ClientEvent,
@@ -47,19 +54,32 @@ log = logging.getLogger(__name__)
 
 ENDPOINT = "/v1/realtime"
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+POSITION = re.compile(r"[0-9]{1,18}")
 DEFAULT_MODEL = "chorus"
 
 # Close codes (4000-4999 are the application's own).
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_RESUME_UNAVAILABLE = 4009
 CLOSE_ACTOR_RESTARTED = 1011
+
+
+class Role(StrEnum):
+    WRITER = "writer"
+    OBSERVER = "observer"
 
 
 @attrs.frozen
 class JoinRequest:
-    """What the handshake asked for, once it has been checked."""
+    """What the handshake asked for, once it has been checked.
+
+    ``after`` is the last position the client has (0: none); ``log_id`` the log it came from.
+    """
 
     conversation_id: str
     model: str
+    role: Role = Role.WRITER
+    after: int = 0
+    log_id: str | None = None
 
 
 class HandshakeRejected(Exception):
@@ -92,7 +112,21 @@ def parse_target(target: str) -> JoinRequest:
             "and '-'.",
         )
     model = query.get("model", [DEFAULT_MODEL])[-1] or DEFAULT_MODEL
-    return JoinRequest(conversation_id, model)
+    try:
+        role = Role(query.get("role", [Role.WRITER.value])[-1])
+    except ValueError:
+        raise HandshakeRejected(
+            400, "invalid_role", "The 'role' query parameter must be 'writer' or 'observer'."
+        ) from None
+    after = query.get("after", ["0"])[-1]
+    if not POSITION.fullmatch(after):
+        raise HandshakeRejected(
+            400,
+            "invalid_position",
+            "The 'after' query parameter must be a position: a non-negative integer.",
+        )
+    log_id = query.get("log", [None])[-1] or None
+    return JoinRequest(conversation_id, model, role, int(after), log_id)
 
 
 async def handle_request(request: WebSocketRequest, registry: Registry, settings: Settings) -> None:
@@ -107,7 +141,7 @@ async def handle_request(request: WebSocketRequest, registry: Registry, settings
         )
         return
     websocket = await request.accept()
-    connection = Connection(websocket, registry.actor_for(join.conversation_id), join, settings)
+    connection = Connection(websocket, registry, join, settings)
     await connection.run()
 
 
@@ -117,25 +151,38 @@ class Connection:
     def __init__(
         self,
         websocket: WebSocketConnection,
-        actor: ConversationActor,
+        registry: Registry,
         join: JoinRequest,
         settings: Settings,
     ) -> None:
         self.websocket = websocket
-        self.actor = actor
+        self.registry = registry
+        self.actor: ConversationActor | None = None
         self.join = join
         self.session_id = random_id("sess_")
         send, self._outbox = trio.open_memory_channel[Outbound](settings.subscriber_queue)
         self.subscriber = Subscriber(send)
-        self.last_version = 0
+        # The position of the last change sent: where the client resumes after a close.
+        self.last_version = join.after
 
     async def run(self) -> None:
         """Join the conversation, serve it until either side closes, then leave."""
-        try:
-            await self.actor.inbox.send(Envelope(Join(self.subscriber), self.subscriber))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation unavailable; retry")
-            return
+        log_id = self.registry.store.log_id
+        if self.join.log_id not in (None, log_id):
+            # The writer sends the greeting, this error and the close; nothing joins.
+            message = (
+                f"Cannot resume in log '{self.join.log_id}': this server's log is '{log_id}' "
+                "(the log was reset)."
+            )
+            self.subscriber.offer(ResumeUnavailable(message, "log"))
+            self.subscriber.drop()
+        else:
+            envelope = Envelope(Join(self.subscriber, self.join.after), self.subscriber)
+            try:
+                self.actor = await self.registry.send(self.join.conversation_id, envelope)
+            except ConversationUnavailable:
+                await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation unavailable")
+                return
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, nursery.cancel_scope)
@@ -145,6 +192,8 @@ class Connection:
             self._leave()
 
     def _leave(self) -> None:
+        if self.actor is None:
+            return
         try:
             self.actor.inbox.send_nowait(Envelope(Leave(self.subscriber), self.subscriber))
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -152,6 +201,9 @@ class Connection:
             self.subscriber.drop()
 
     async def _read(self) -> None:
+        # Commands wait for the history to be queued, so replies never interleave with it.
+        await self.subscriber.live.wait()
+        assert self.actor is not None, "only a joined subscriber goes live"
         while True:
             try:
                 frame = await self.websocket.get_message()
@@ -168,6 +220,12 @@ class Connection:
         match decoded:
             case DecodeFailure(error=error, client_event_id=echo):
                 return Envelope(Relayed(outbound.error_frame(error, echo)), origin)
+            case ConversationItemCreate() | ConversationItemDelete() if (
+                self.join.role is Role.OBSERVER
+            ):
+                # Relayed through the inbox, so the error keeps its place among the replies.
+                frame = outbound.error_frame(errors.observer_cannot_write(), decoded.event_id)
+                return Envelope(Relayed(frame), origin)
             case ConversationItemCreate():
                 return Envelope(codec.create_command(decoded), origin, decoded.event_id)
             case ConversationItemRetrieve(item_id=item_id, event_id=echo):
@@ -178,8 +236,13 @@ class Connection:
     async def _write(self, cancel_scope: trio.CancelScope) -> None:
         hello: list[ServerEvent] = [
             SessionCreated(outbound.new_event_id(), Session(self.session_id, self.join.model)),
-            ConversationCreated(outbound.new_event_id(), Conversation(self.join.conversation_id)),
+            ConversationCreated(
+                outbound.new_event_id(),
+                Conversation(self.join.conversation_id),
+                self.registry.store.log_id,
+            ),
         ]
+        refused = False
         try:
             for frame in codec.encode_many(hello):
                 await self.websocket.send_message(frame)
@@ -189,8 +252,11 @@ class Connection:
                         await self.websocket.send_message(frame)
                     if isinstance(item, Published):
                         self.last_version = item.version
-            # The actor closed our queue: we were too slow, or the actor stopped.
-            if self.subscriber.overflowed:
+                    refused = refused or isinstance(item, ResumeUnavailable)
+            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
+            if refused:
+                await self.websocket.aclose(CLOSE_RESUME_UNAVAILABLE, "cannot resume; rejoin")
+            elif self.subscriber.overflowed:
                 reason = f"slow consumer; last_position={self.last_version}"
                 await self.websocket.aclose(CLOSE_SLOW_CONSUMER, reason)
             else:

@@ -4,14 +4,22 @@ Requests arrive on a bounded inbox. The actor takes every request waiting (up to
 each in order against the evolving state, appends the batch's events to the log in one call, and
 only once they are durable offers the results to subscribers: persist, then publish. It never
 awaits a subscriber; a full subscriber queue drops that subscriber (the slow-consumer policy).
+
+A joining subscriber first gets the history it asked for (see ``catchup`` for the seam). An actor
+with no subscribers that receives nothing for ``idle_timeout`` seconds passivates: it closes its
+inbox and returns, freeing its state; the registry starts a new one from the log on next use.
 """
 
 import logging
+import math
+from collections import deque
 from collections.abc import Callable
+from itertools import islice
 
 import trio
 
 from actors.conversation import core
+from actors.conversation.catchup import catch_up
 from actors.conversation.messages import (
     Envelope,
     Join,
@@ -20,12 +28,14 @@ from actors.conversation.messages import (
     Published,
     Refused,
     Relayed,
+    ResumeUnavailable,
     Retrieve,
     Retrieved,
     Subscriber,
 )
 from actors.conversation.records import from_record, to_record
 from actors.ids import new_item_id
+from actors.stats import Counters
 from actors.store.base import EventStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,9 @@ log = logging.getLogger(__name__)
 # busy writer cannot hold a batch open for long.
 MAX_BATCH = 256
 READ_BATCH = 1000
+# Recent changes kept to join (or resume) a subscriber that is only a little behind without
+# reading the log: enough to close the seam after a catch-up under a busy writer.
+RECENT_CHANGES = 256
 
 
 class ConversationActor:
@@ -45,6 +58,8 @@ class ConversationActor:
         store: EventStore,
         *,
         inbox_size: int = 1024,
+        idle_timeout: float = math.inf,
+        counters: Counters | None = None,
         generate_item_id: Callable[[], str] = new_item_id,
     ) -> None:
         self.conversation_id = conversation_id
@@ -53,30 +68,41 @@ class ConversationActor:
         self.state = core.ConversationState()
         # A dict, not a set: broadcasts reach subscribers in the order they joined.
         self.subscribers: dict[Subscriber, None] = {}
+        # Subscribers whose history a catch-up task is queueing; they get no live offers yet.
+        self.catching_up: set[Subscriber] = set()
+        self.idle_timeout = idle_timeout
+        self.counters = counters if counters is not None else Counters()
         self._generate_item_id = generate_item_id
+        self._recent: deque[Published] = deque(maxlen=RECENT_CHANGES)
+        # The position of the last change offered to subscribers: the seam for a join.
+        self._published_version = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the conversation from the log, then serve requests until cancelled or crashed.
 
-        On any exit the inbox is closed (senders get BrokenResourceError) and every subscriber's
-        queue is closed, so no connection waits on a dead actor.
+        Returns (normally) only when it passivated: idle, with its inbox closed, so a sender still
+        holding this actor gets ClosedResourceError and must ask the registry again. On any exit
+        the inbox's receive side is closed (senders get BrokenResourceError) and every
+        subscriber's queue is closed, so no connection waits on a dead actor.
         """
         try:
             with self._requests:
-                await self._load()
-                task_status.started()
-                while True:
-                    batch = [await self._requests.receive()]
-                    while len(batch) < MAX_BATCH:
-                        try:
-                            batch.append(self._requests.receive_nowait())
-                        except trio.WouldBlock:
-                            break
-                    await self._handle(batch)
+                async with trio.open_nursery() as self._catch_ups:
+                    await self._load()
+                    task_status.started()
+                    while (first := await self._next_request()) is not None:
+                        batch = [first]
+                        while len(batch) < MAX_BATCH:
+                            try:
+                                batch.append(self._requests.receive_nowait())
+                            except trio.WouldBlock:
+                                break
+                        await self._handle(batch)
         finally:
-            for subscriber in self.subscribers:
+            for subscriber in [*self.subscribers, *self.catching_up]:
                 subscriber.drop()
             self.subscribers.clear()
+            self.catching_up.clear()
 
     async def _load(self) -> None:
         """Rebuild the state from the log, a bounded batch at a time."""
@@ -85,6 +111,27 @@ class ConversationActor:
         ):
             for record in records:
                 core.evolve(self.state, from_record(record))
+        self._published_version = self.state.version
+        if self.state.version:
+            self.counters.revivals += 1
+
+    async def _next_request(self) -> Envelope | None:
+        """The next request; None once the actor has been idle for ``idle_timeout`` and stopped."""
+        # A connection that could not queue its Leave (full inbox) must not keep the actor alive.
+        for gone in [sub for sub in self.subscribers if sub.gone]:
+            del self.subscribers[gone]
+        self.catching_up = {sub for sub in self.catching_up if not sub.gone}
+        if self.subscribers or self.catching_up:
+            return await self._requests.receive()
+        with trio.move_on_after(self.idle_timeout):
+            return await self._requests.receive()
+        # No await from here on: nothing can be sent between the check and the close, so a
+        # request is either already in the buffer (and served) or refused with ClosedResourceError.
+        try:
+            return self._requests.receive_nowait()
+        except trio.WouldBlock:
+            self.inbox.close()
+            return None
 
     async def _handle(self, batch: list[Envelope]) -> None:
         base_version = self.state.version
@@ -96,6 +143,7 @@ class ConversationActor:
             request, origin, correlation = envelope.request, envelope.origin, envelope.correlation
             match request:
                 case Join() | Leave():
+                    # Handled in delivery order: a join's seam is the version delivered before it.
                     outputs.append(request)
                 case Relayed():
                     outputs.append((origin, request))
@@ -129,15 +177,63 @@ class ConversationActor:
     def _deliver(self, outputs: list[tuple[Subscriber | None, Outbound] | Join | Leave]) -> None:
         for output in outputs:
             match output:
-                case Join(subscriber=subscriber):
-                    self.subscribers[subscriber] = None
+                case Join(subscriber=subscriber, after=after):
+                    self._join(subscriber, after)
                 case Leave(subscriber=subscriber):
                     self.subscribers.pop(subscriber, None)
+                    self.catching_up.discard(subscriber)
                     subscriber.drop()
-                case (None, message):
-                    dropped = [sub for sub in self.subscribers if not sub.offer(message)]
+                case (None, Published() as message):
+                    self._recent.append(message)
+                    self._published_version = message.version
+                    dropped = [sub for sub in self.subscribers if not self._offer(sub, message)]
                     for subscriber in dropped:
                         del self.subscribers[subscriber]
+                case (None, message):
+                    raise AssertionError(f"only changes are broadcast, not {message!r}")
                 case (Subscriber() as origin, message):
-                    if not origin.offer(message):
+                    if not self._offer(origin, message):
                         self.subscribers.pop(origin, None)
+
+    def _offer(self, subscriber: Subscriber, message: Outbound) -> bool:
+        if subscriber.offer(message):
+            return True
+        if subscriber.overflowed:
+            self.counters.slow_consumers += 1
+        return False
+
+    def _join(self, subscriber: Subscriber, after: int) -> None:
+        """Make ``subscriber`` live after queueing the changes ``(after, now]``; see ``catchup``."""
+        self.catching_up.discard(subscriber)
+        if subscriber.gone:
+            return
+        version = self._published_version
+        if after > version:
+            subscriber.offer(
+                ResumeUnavailable(
+                    f"Cannot resume after position {after}: this conversation's log ends at "
+                    f"position {version}.",
+                    "after",
+                )
+            )
+            subscriber.drop()
+            return
+        missing = version - after
+        if missing > min(len(self._recent), subscriber.room()):
+            self.catching_up.add(subscriber)
+            self.counters.catch_ups += 1
+            self._catch_ups.start_soon(
+                catch_up,
+                self.store,
+                self.conversation_id,
+                subscriber,
+                after,
+                version,
+                self.inbox,
+                name=f"catch-up:{self.conversation_id}",
+            )
+            return
+        for published in islice(self._recent, len(self._recent) - missing, None):
+            subscriber.offer(published)
+        self.subscribers[subscriber] = None
+        subscriber.live.set()

@@ -91,3 +91,21 @@ def string_too_long(param: str, maximum: int, length: int) -> ProtocolError:
         f"but got a string with length {length} instead.",
         param,
     )
+
+
+def observer_cannot_write() -> ProtocolError:
+    return ProtocolError(
+        "observer_cannot_write",
+        "This connection joined the conversation as an observer (role=observer) and cannot "
+        "change it; join with role=writer to send conversation.item.create or "
+        "conversation.item.delete.",
+    )
+
+
+def resume_unavailable(message: str, param: str) -> ProtocolError:
+    """The connection cannot resume where it asked; ``param`` is the query parameter at fault."""
+    return ProtocolError(
+        "resume_position_unavailable",
+        f"{message} Reconnect without 'after' and 'log' to receive the whole conversation.",
+        param,
+    )

@@ -119,16 +119,22 @@ class Conversation:
 
 @attrs.frozen
 class ConversationCreated:
+    """``log_id`` (a Chorus extension) names the log that positions refer to."""
+
     event_id: str
     conversation: Conversation
+    log_id: str
     type: Literal["conversation.created"] = "conversation.created"
 
 
 @attrs.frozen
 class ConversationItemCreated:
+    """``position`` (a Chorus extension) is the change's place in the conversation's log."""
+
     event_id: str
     previous_item_id: str | None
     item: OutItem
+    position: int
     type: Literal["conversation.item.created"] = "conversation.item.created"
 
 
@@ -143,6 +149,7 @@ class ConversationItemRetrieved:
 class ConversationItemDeleted:
     event_id: str
     item_id: str
+    position: int
     type: Literal["conversation.item.deleted"] = "conversation.item.deleted"
 
 

@@ -1,9 +1,16 @@
 """Actor output (domain values) to wire frames, once per dialect for a shared broadcast."""
 
 from actors.conversation import core
-from actors.conversation.messages import Outbound, Published, Refused, Relayed, Retrieved
+from actors.conversation.messages import (
+    Outbound,
+    Published,
+    Refused,
+    Relayed,
+    ResumeUnavailable,
+    Retrieved,
+)
 from actors.ids import random_id
-from service.protocol import codec
+from service.protocol import codec, errors
 from service.protocol.errors import ProtocolError
 from service.protocol.events import (
     ConversationItemCreated,
@@ -28,9 +35,10 @@ def error_frame(error: ProtocolError, client_event_id: str | None) -> str:
 def _published_events(published: Published) -> list[ServerEvent]:
     match published.event:
         case core.ItemCreated(item=item, previous_item_id=previous):
-            return [ConversationItemCreated(new_event_id(), previous, codec.item_to_wire(item))]
+            wire = codec.item_to_wire(item)
+            return [ConversationItemCreated(new_event_id(), previous, wire, published.version)]
         case core.ItemDeleted(item_id=item_id):
-            return [ConversationItemDeleted(new_event_id(), item_id)]
+            return [ConversationItemDeleted(new_event_id(), item_id, published.version)]
 
 
 def frames(outbound: Outbound, dialect: object = "beta") -> list[str]:
@@ -52,6 +60,8 @@ def frames(outbound: Outbound, dialect: object = "beta") -> list[str]:
         case Refused(rejection=rejection, correlation=correlation):
             error = ProtocolError(rejection.code, rejection.message, rejection.param)
             return [error_frame(error, correlation)]
+        case ResumeUnavailable(message=message, param=param):
+            return [error_frame(errors.resume_unavailable(message, param), None)]
         case Relayed(payload=payload):
             assert isinstance(payload, str), "connections relay pre-encoded frames"
             return [payload]
