@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import trio
@@ -31,6 +32,7 @@ class Client:
         self.websocket = websocket
         self.frames: list[str] = []
         self.conversation = ""
+        self.log_id = ""
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.websocket.send_message(orjson.dumps(event).decode())
@@ -58,13 +60,43 @@ async def connect(url: str, **headers: str) -> AsyncIterator[Client]:
     extra = [(key.replace("_", "-").encode(), value.encode()) for key, value in headers.items()]
     with trio.fail_after(TIMEOUT):
         async with open_websocket_url(url, extra_headers=extra) as websocket:
-            client = Client(websocket)
-            await client.receive_type("session.created")
-            client.conversation = (await client.receive_type("conversation.created"))[
-                "conversation"
-            ]["id"]
-            client.frames.clear()
-            yield client
+            try:
+                client = Client(websocket)
+                await client.receive_type("session.created")
+                created = await client.receive_type("conversation.created")
+                client.conversation = created["conversation"]["id"]
+                client.log_id = created["log_id"]
+                client.frames.clear()
+                yield client
+            finally:
+                # trio-websocket 0.12 leaves a client's socket open when the server closed the
+                # connection first; close it so no ResourceWarning escapes.
+                if websocket.closed is not None:
+                    await trio.aclose_forcefully(websocket._stream)
+
+
+async def handshake_status(url: str) -> tuple[int, bytes]:
+    """Attempt a WebSocket upgrade of ``url`` by hand; return the HTTP status and body."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with trio.fail_after(TIMEOUT):
+        async with await trio.open_tcp_stream(parts.hostname, parts.port) as stream:
+            await stream.send_all(request.encode())
+            response = b""
+            while chunk := await stream.receive_some():
+                response += chunk
+                head, _, body = response.partition(b"\r\n\r\n")
+                if body and b"content-length" in head.lower():
+                    break
+    status = int(response.split(b" ", 2)[1])
+    return status, response.partition(b"\r\n\r\n")[2]
 
 
 def message(item_id: str | None = None, text: str = "hello", role: str = "user") -> dict[str, Any]:

@@ -60,6 +60,7 @@ class ConversationActor:
         inbox_size: int = 1024,
         idle_timeout: float = math.inf,
         counters: Counters | None = None,
+        recent_changes: int = RECENT_CHANGES,
         generate_item_id: Callable[[], str] = new_item_id,
     ) -> None:
         self.conversation_id = conversation_id
@@ -73,7 +74,7 @@ class ConversationActor:
         self.idle_timeout = idle_timeout
         self.counters = counters if counters is not None else Counters()
         self._generate_item_id = generate_item_id
-        self._recent: deque[Published] = deque(maxlen=RECENT_CHANGES)
+        self._recent: deque[Published] = deque(maxlen=recent_changes)
         # The position of the last change offered to subscribers: the seam for a join.
         self._published_version = 0
 
