@@ -118,21 +118,23 @@ class ConversationActor:
 
     async def _next_request(self) -> Envelope | None:
         """The next request; None once the actor has been idle for ``idle_timeout`` and stopped."""
-        # A connection that could not queue its Leave (full inbox) must not keep the actor alive.
-        for gone in [sub for sub in self.subscribers if sub.gone]:
-            del self.subscribers[gone]
-        self.catching_up = {sub for sub in self.catching_up if not sub.gone}
-        if self.subscribers or self.catching_up:
-            return await self._requests.receive()
-        with trio.move_on_after(self.idle_timeout):
-            return await self._requests.receive()
-        # No await from here on: nothing can be sent between the check and the close, so a
-        # request is either already in the buffer (and served) or refused with ClosedResourceError.
-        try:
-            return self._requests.receive_nowait()
-        except trio.WouldBlock:
-            self.inbox.close()
-            return None
+        while True:
+            with trio.move_on_after(self.idle_timeout):
+                return await self._requests.receive()
+            # Quiet for idle_timeout. Forget subscribers whose connection went away without its
+            # Leave reaching us (a full inbox): they must not keep the actor alive.
+            for gone in [sub for sub in self.subscribers if sub.gone]:
+                del self.subscribers[gone]
+            self.catching_up = {sub for sub in self.catching_up if not sub.gone}
+            if self.subscribers or self.catching_up:
+                continue
+            # No await from here on: nothing can be sent between the check and the close, so a
+            # request is either in the buffer already (and served) or refused unread.
+            try:
+                return self._requests.receive_nowait()
+            except trio.WouldBlock:
+                self.inbox.close()
+                return None
 
     async def _handle(self, batch: list[Envelope]) -> None:
         base_version = self.state.version

@@ -129,3 +129,18 @@ async def test_overflowing_subscribers_are_counted(autojump_clock: trio.abc.Cloc
         assert slow.overflowed
         assert registry.counters.slow_consumers == 1
         nursery.cancel_scope.cancel()
+
+
+async def test_a_connection_gone_without_its_leave_does_not_keep_the_actor(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        registry = Registry(MemoryEventStore(), nursery, idle_timeout=5)
+        vanished, _ = subscriber()
+        await registry.send("c", Envelope(Join(vanished), vanished))
+        await trio.testing.wait_all_tasks_blocked()
+        vanished.drop()  # what a connection does when the inbox had no room for its Leave
+        await trio.sleep(11)
+        assert "c" not in registry
+        assert registry.counters.passivations == 1
+        nursery.cancel_scope.cancel()
