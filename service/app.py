@@ -42,6 +42,7 @@ async def serve(
                 store,
                 service_nursery,
                 inbox_size=settings.actor_inbox,
+                idle_timeout=settings.passivate_after,
                 max_items=settings.max_items or None,
             )
             metrics.watch(registry)

@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="events queued per connection before it is closed as a slow consumer (1024)",
     )
+    serve_parser.add_argument(
+        "--passivate-after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop a conversation's actor after this long without connections; the next "
+        "connection reloads it from the log (60)",
+    )
     serve_parser.add_argument("--log-level", default="INFO", help="logging level (INFO)")
     add_hardening_arguments(serve_parser)
     serve_parser.set_defaults(func=run_serve)
@@ -60,12 +68,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise ValueError(f"--port must be between 0 and 65535, not {args.port}")
     if args.subscriber_queue < 1:
         raise ValueError("--subscriber-queue must be at least 1")
+    if not args.passivate_after >= 0:
+        raise ValueError("--passivate-after must be a non-negative number of seconds")
     return Settings(
         host=args.host,
         port=args.port,
         store_url=store_url,
         store_is_default=args.store is None,
         subscriber_queue=args.subscriber_queue,
+        passivate_after=args.passivate_after,
         **hardening_settings(args),
     )
 

@@ -17,6 +17,8 @@ class Settings:
     subscriber_queue: int = 1024
     # Requests a conversation may have waiting before writers feel backpressure.
     actor_inbox: int = 1024
+    # Seconds a conversation with no connections stays in memory before its actor stops.
+    passivate_after: float = 60.0
     max_message_bytes: int = 1024 * 1024
     # -- production hardening (docs/operations.md lists each limit, its default and its code) --
     # API keys; None lets every client in as a writer (only allowed on loopback or --insecure).

@@ -3,10 +3,16 @@
 The reader decodes client events and sends them to the conversation's actor; the writer drains
 the connection's bounded outbound queue, which only the actor fills. Bad input becomes an
 ``error`` event and never closes the connection.
+
+A connection joins as a writer (the default) or an observer (``role=observer``, read-only), and
+receives the conversation's changes after ``after`` (0: the whole history), then live ones; its
+own commands are read only once it is live. ``log`` makes a resume check that positions refer to
+this server's log. See docs/observers.md.
 """
 
 import logging
 import re
+from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -23,11 +29,12 @@ from actors.conversation.messages import (
     Outbound,
     Published,
     Relayed,
+    ResumeUnavailable,
     Retrieve,
     Subscriber,
 )
 from actors.ids import random_id
-from actors.registry import Registry
+from actors.registry import ConversationUnavailable, Registry
 from service.auth import Denied
 from service.config import Settings
 from service.guard import Gatekeeper, Guard
@@ -52,19 +59,32 @@ log = logging.getLogger(__name__)
 
 ENDPOINT = "/v1/realtime"
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+POSITION = re.compile(r"[0-9]{1,18}")
 DEFAULT_MODEL = "chorus"
 
 # Close codes (4000-4999 are the application's own).
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_RESUME_UNAVAILABLE = 4009
 CLOSE_ACTOR_RESTARTED = 1011
+
+
+class Role(StrEnum):
+    WRITER = "writer"
+    OBSERVER = "observer"
 
 
 @attrs.frozen
 class JoinRequest:
-    """What the handshake asked for, once it has been checked."""
+    """What the handshake asked for, once it has been checked.
+
+    ``after`` is the last position the client has (0: none); ``log_id`` the log it came from.
+    """
 
     conversation_id: str
     model: str
+    role: Role = Role.WRITER
+    after: int = 0
+    log_id: str | None = None
 
 
 class HandshakeRejected(Exception):
@@ -97,7 +117,21 @@ def parse_target(target: str) -> JoinRequest:
             "and '-'.",
         )
     model = query.get("model", [DEFAULT_MODEL])[-1] or DEFAULT_MODEL
-    return JoinRequest(conversation_id, model)
+    try:
+        role = Role(query.get("role", [Role.WRITER.value])[-1])
+    except ValueError:
+        raise HandshakeRejected(
+            400, "invalid_role", "The 'role' query parameter must be 'writer' or 'observer'."
+        ) from None
+    after = query.get("after", ["0"])[-1]
+    if not POSITION.fullmatch(after):
+        raise HandshakeRejected(
+            400,
+            "invalid_position",
+            "The 'after' query parameter must be a position: a non-negative integer.",
+        )
+    log_id = query.get("log", [None])[-1] or None
+    return JoinRequest(conversation_id, model, role, int(after), log_id)
 
 
 async def handle_request(
@@ -129,9 +163,13 @@ async def handle_request(
     negotiated = negotiate(request.headers, request.proposed_subprotocols)
     guard.subprotocol = negotiated.subprotocol
     guard.dialect = negotiated.dialect.value
+    if join.role is Role.OBSERVER:
+        # Read-only by request; a key's own role can only make a connection more restricted.
+        guard.principal = attrs.evolve(guard.principal, role=Role.OBSERVER.value)
     async with guard.accepted(request) as websocket:
-        actor = registry.actor_for(join.conversation_id)
-        connection = Connection(websocket, actor, join, settings, guard, dialect=negotiated.dialect)
+        connection = Connection(
+            websocket, registry, join, settings, guard, dialect=negotiated.dialect
+        )
         await connection.run()
 
 
@@ -141,7 +179,7 @@ class Connection:
     def __init__(
         self,
         websocket: WebSocketConnection,
-        actor: ConversationActor,
+        registry: Registry,
         join: JoinRequest,
         settings: Settings,
         guard: Guard | None = None,
@@ -150,7 +188,8 @@ class Connection:
     ) -> None:
         self.websocket = websocket
         self.guard = guard if guard is not None else Guard.unguarded(settings)
-        self.actor = actor
+        self.registry = registry
+        self.actor: ConversationActor | None = None
         self.join = join
         self.dialect = dialect
         self.session_id = random_id("sess_")
@@ -158,15 +197,28 @@ class Connection:
         self.session = session.initial_session(dialect, self.session_id, join.model)
         send, self._outbox = trio.open_memory_channel[Outbound](settings.subscriber_queue)
         self.subscriber = Subscriber(send)
-        self.last_version = 0
+        # The position of the last change sent: where the client resumes after a close.
+        self.last_version = join.after
 
     async def run(self) -> None:
         """Join the conversation, serve it until either side closes, then leave."""
-        try:
-            await self.actor.inbox.send(Envelope(Join(self.subscriber), self.subscriber))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self.websocket.aclose(CLOSE_ACTOR_RESTARTED, "conversation unavailable; retry")
-            return
+        log_id = self.registry.store.log_id
+        if self.join.log_id not in (None, log_id):
+            # The writer sends the greeting, this error and the close; nothing joins.
+            message = (
+                f"Cannot resume in log '{self.join.log_id}': this server's log is '{log_id}' "
+                "(the log was reset)."
+            )
+            self.subscriber.offer(ResumeUnavailable(message, "log"))
+            self.subscriber.drop()
+        else:
+            envelope = Envelope(Join(self.subscriber, self.join.after), self.subscriber)
+            try:
+                self.actor = await self.registry.send(self.join.conversation_id, envelope)
+            except ConversationUnavailable:
+                reason = "conversation unavailable; retry"
+                await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
+                return
         ids = {"connection_id": self.session_id, "conversation_id": self.join.conversation_id}
         log.info("connection opened", extra={**ids, "role": self.guard.role})
         try:
@@ -180,6 +232,8 @@ class Connection:
             log.info("connection closed", extra={**ids, "close_code": self.guard.close_code})
 
     def _leave(self) -> None:
+        if self.actor is None:
+            return
         try:
             self.actor.inbox.send_nowait(Envelope(Leave(self.subscriber), self.subscriber))
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -187,6 +241,9 @@ class Connection:
             self.subscriber.drop()
 
     async def _read(self) -> None:
+        # Commands wait for the history to be queued, so replies never interleave with it.
+        await self.subscriber.live.wait()
+        assert self.actor is not None, "only a joined subscriber goes live"
         while True:
             try:
                 frame = await self.websocket.get_message()
@@ -235,8 +292,13 @@ class Connection:
     async def _write(self, cancel_scope: trio.CancelScope) -> None:
         hello: list[ServerEvent] = [
             SessionCreated(outbound.new_event_id(), JsonObject(self.session)),
-            ConversationCreated(outbound.new_event_id(), Conversation(self.join.conversation_id)),
+            ConversationCreated(
+                outbound.new_event_id(),
+                Conversation(self.join.conversation_id),
+                self.registry.store.log_id,
+            ),
         ]
+        refused = False
         try:
             for frame in codec.encode_many(hello):
                 await self.websocket.send_message(frame)
@@ -247,8 +309,12 @@ class Connection:
                         await self.websocket.send_message(frame)
                     if isinstance(item, Published):
                         self.last_version = item.version
-            # The actor closed our queue: we were too slow, or the actor stopped.
-            if self.subscriber.overflowed:
+                    refused = refused or isinstance(item, ResumeUnavailable)
+            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
+            if refused:
+                reason = "cannot resume; rejoin"
+                await self.guard.close(self.websocket, CLOSE_RESUME_UNAVAILABLE, reason)
+            elif self.subscriber.overflowed:
                 reason = f"slow consumer; last_position={self.last_version}"
                 await self.guard.close(self.websocket, CLOSE_SLOW_CONSUMER, reason)
             else:

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import trio
@@ -31,6 +32,7 @@ class Client:
         self.websocket = websocket
         self.frames: list[str] = []
         self.conversation = ""
+        self.log_id = ""
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.websocket.send_message(orjson.dumps(event).decode())
@@ -71,15 +73,23 @@ async def connect(
             try:
                 client = Client(websocket)
                 await client.receive_type("session.created")
-                client.conversation = (await client.receive_type("conversation.created"))[
-                    "conversation"
-                ]["id"]
+                created = await client.receive_type("conversation.created")
+                client.conversation = created["conversation"]["id"]
+                client.log_id = created["log_id"]
                 client.frames.clear()
                 yield client
             finally:
                 # trio-websocket 0.12 leaves the TCP stream open when the server closed first
                 # or the connection broke (aclose() returns early once a close reason is set).
-                await websocket._stream.aclose()
+                if websocket.closed is not None:
+                    await trio.aclose_forcefully(websocket._stream)
+
+
+async def handshake_status(url: str) -> tuple[int, bytes]:
+    """Attempt a WebSocket upgrade of ``url`` by hand; return the HTTP status and body."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return await raw_handshake(f"ws://{parts.netloc}/", target)
 
 
 def message(item_id: str | None = None, text: str = "hello", role: str = "user") -> dict[str, Any]:

@@ -4,14 +4,22 @@ Requests arrive on a bounded inbox. The actor takes every request waiting (up to
 each in order against the evolving state, appends the batch's events to the log in one call, and
 only once they are durable offers the results to subscribers: persist, then publish. It never
 awaits a subscriber; a full subscriber queue drops that subscriber (the slow-consumer policy).
+
+A joining subscriber first gets the history it asked for (see ``catchup`` for the seam). An actor
+with no subscribers that receives nothing for ``idle_timeout`` seconds passivates: it closes its
+inbox and returns, freeing its state; the registry starts a new one from the log on next use.
 """
 
 import logging
+import math
+from collections import deque
 from collections.abc import Callable
+from itertools import islice
 
 import trio
 
 from actors.conversation import core
+from actors.conversation.catchup import catch_up
 from actors.conversation.messages import (
     Envelope,
     Join,
@@ -20,12 +28,14 @@ from actors.conversation.messages import (
     Published,
     Refused,
     Relayed,
+    ResumeUnavailable,
     Retrieve,
     Retrieved,
     Subscriber,
 )
 from actors.conversation.records import from_record, to_record
 from actors.ids import new_item_id
+from actors.stats import Counters
 from actors.store.base import EventStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,9 @@ log = logging.getLogger(__name__)
 # busy writer cannot hold a batch open for long.
 MAX_BATCH = 256
 READ_BATCH = 1000
+# Recent changes kept to join (or resume) a subscriber that is only a little behind without
+# reading the log: enough to close the seam after a catch-up under a busy writer.
+RECENT_CHANGES = 256
 
 
 def item_limit_reached(max_items: int) -> core.Rejected:
@@ -54,6 +67,9 @@ class ConversationActor:
         store: EventStore,
         *,
         inbox_size: int = 1024,
+        idle_timeout: float = math.inf,
+        counters: Counters | None = None,
+        recent_changes: int = RECENT_CHANGES,
         max_items: int | None = None,
         generate_item_id: Callable[[], str] = new_item_id,
     ) -> None:
@@ -63,43 +79,54 @@ class ConversationActor:
         self.state = core.ConversationState()
         # A dict, not a set: broadcasts reach subscribers in the order they joined.
         self.subscribers: dict[Subscriber, None] = {}
+        # Subscribers whose history a catch-up task is queueing; they get no live offers yet.
+        self.catching_up: set[Subscriber] = set()
+        self.idle_timeout = idle_timeout
+        self.counters = counters if counters is not None else Counters()
         self._generate_item_id = generate_item_id
         self.max_items = max_items
+        self._recent: deque[Published] = deque(maxlen=recent_changes)
+        # The position of the last change offered to subscribers: the seam for a join.
+        self._published_version = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the conversation from the log, then serve requests until cancelled or crashed.
 
-        Closing ``inbox`` stops the actor gracefully: it serves every request already queued,
-        then returns. On any exit the inbox is closed (senders get BrokenResourceError) and every
-        subscriber's queue is closed, so no connection waits on a dead actor.
+        Returns (normally) when it passivated (idle, with its inbox closed, so a sender still
+        holding this actor gets ClosedResourceError and must ask the registry again) or when the
+        registry closed its inbox to shut down (after serving every request already queued).
+        On any exit the inbox's receive side is closed (senders get BrokenResourceError) and the
+        queue of every subscriber, and of every sender still waiting in the inbox, is closed, so
+        no connection waits on a dead actor.
         """
-        with self._requests:
-            try:
-                await self._load()
-                task_status.started()
-                while True:
-                    try:
-                        batch = [await self._requests.receive()]
-                    except trio.EndOfChannel:
-                        return
-                    while len(batch) < MAX_BATCH:
-                        try:
-                            batch.append(self._requests.receive_nowait())
-                        except (trio.WouldBlock, trio.EndOfChannel):
-                            break
-                    await self._handle(batch)
-            finally:
-                self._drop_everyone()
+        try:
+            with self._requests:
+                try:
+                    async with trio.open_nursery() as self._catch_ups:
+                        await self._load()
+                        task_status.started()
+                        while (first := await self._next_request()) is not None:
+                            batch = [first]
+                            while len(batch) < MAX_BATCH:
+                                try:
+                                    batch.append(self._requests.receive_nowait())
+                                except (trio.WouldBlock, trio.EndOfChannel):
+                                    break
+                            await self._handle(batch)
+                finally:
+                    self._drop_waiting_senders()
+        finally:
+            for subscriber in [*self.subscribers, *self.catching_up]:
+                subscriber.drop()
+            self.subscribers.clear()
+            self.catching_up.clear()
 
-    def _drop_everyone(self) -> None:
-        """Close the queue of every subscriber, and of every sender still waiting in the inbox."""
-        for subscriber in self.subscribers:
-            subscriber.drop()
-        self.subscribers.clear()
+    def _drop_waiting_senders(self) -> None:
+        """Close the queue of every sender whose request is still in the inbox (none is served)."""
         while True:
             try:
                 self._requests.receive_nowait().origin.drop()
-            except (trio.WouldBlock, trio.EndOfChannel):
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 return
 
     async def _load(self) -> None:
@@ -109,6 +136,34 @@ class ConversationActor:
         ):
             for record in records:
                 core.evolve(self.state, from_record(record))
+        self._published_version = self.state.version
+        if self.state.version:
+            self.counters.revivals += 1
+
+    async def _next_request(self) -> Envelope | None:
+        """The next request; None once the actor has been idle for ``idle_timeout`` and stopped."""
+        while True:
+            with trio.move_on_after(self.idle_timeout):
+                try:
+                    return await self._requests.receive()
+                except trio.EndOfChannel:
+                    return None  # the registry closed the inbox: shutting down
+            # Quiet for idle_timeout. Forget subscribers whose connection went away without its
+            # Leave reaching us (a full inbox): they must not keep the actor alive.
+            for gone in [sub for sub in self.subscribers if sub.gone]:
+                del self.subscribers[gone]
+            self.catching_up = {sub for sub in self.catching_up if not sub.gone}
+            if self.subscribers or self.catching_up:
+                continue
+            # No await from here on: nothing can be sent between the check and the close, so a
+            # request is either in the buffer already (and served) or refused unread.
+            try:
+                return self._requests.receive_nowait()
+            except trio.WouldBlock:
+                self.inbox.close()
+                return None
+            except trio.EndOfChannel:
+                return None
 
     async def _handle(self, batch: list[Envelope]) -> None:
         base_version = self.state.version
@@ -120,6 +175,7 @@ class ConversationActor:
             request, origin, correlation = envelope.request, envelope.origin, envelope.correlation
             match request:
                 case Join() | Leave():
+                    # Handled in delivery order: a join's seam is the version delivered before it.
                     outputs.append(request)
                 case Relayed():
                     outputs.append((origin, request))
@@ -159,15 +215,63 @@ class ConversationActor:
     def _deliver(self, outputs: list[tuple[Subscriber | None, Outbound] | Join | Leave]) -> None:
         for output in outputs:
             match output:
-                case Join(subscriber=subscriber):
-                    self.subscribers[subscriber] = None
+                case Join(subscriber=subscriber, after=after):
+                    self._join(subscriber, after)
                 case Leave(subscriber=subscriber):
                     self.subscribers.pop(subscriber, None)
+                    self.catching_up.discard(subscriber)
                     subscriber.drop()
-                case (None, message):
-                    dropped = [sub for sub in self.subscribers if not sub.offer(message)]
+                case (None, Published() as message):
+                    self._recent.append(message)
+                    self._published_version = message.version
+                    dropped = [sub for sub in self.subscribers if not self._offer(sub, message)]
                     for subscriber in dropped:
                         del self.subscribers[subscriber]
+                case (None, message):
+                    raise AssertionError(f"only changes are broadcast, not {message!r}")
                 case (Subscriber() as origin, message):
-                    if not origin.offer(message):
+                    if not self._offer(origin, message):
                         self.subscribers.pop(origin, None)
+
+    def _offer(self, subscriber: Subscriber, message: Outbound) -> bool:
+        if subscriber.offer(message):
+            return True
+        if subscriber.overflowed:
+            self.counters.slow_consumers += 1
+        return False
+
+    def _join(self, subscriber: Subscriber, after: int) -> None:
+        """Make ``subscriber`` live after queueing the changes ``(after, now]``; see ``catchup``."""
+        self.catching_up.discard(subscriber)
+        if subscriber.gone:
+            return
+        version = self._published_version
+        if after > version:
+            subscriber.offer(
+                ResumeUnavailable(
+                    f"Cannot resume after position {after}: this conversation's log ends at "
+                    f"position {version}.",
+                    "after",
+                )
+            )
+            subscriber.drop()
+            return
+        missing = version - after
+        if missing > min(len(self._recent), subscriber.room()):
+            self.catching_up.add(subscriber)
+            self.counters.catch_ups += 1
+            self._catch_ups.start_soon(
+                catch_up,
+                self.store,
+                self.conversation_id,
+                subscriber,
+                after,
+                version,
+                self.inbox,
+                name=f"catch-up:{self.conversation_id}",
+            )
+            return
+        for published in islice(self._recent, len(self._recent) - missing, None):
+            subscriber.offer(published)
+        self.subscribers[subscriber] = None
+        subscriber.live.set()

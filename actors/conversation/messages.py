@@ -47,7 +47,18 @@ class Relayed:
     payload: object
 
 
-Outbound = Published | Retrieved | Refused | Relayed
+@attrs.frozen
+class ResumeUnavailable:
+    """The connection asked to resume from a position this log cannot serve; it is then dropped.
+
+    ``param`` names what was wrong (``after`` or ``log``), ``message`` says why, for humans.
+    """
+
+    message: str
+    param: str
+
+
+Outbound = Published | Retrieved | Refused | Relayed | ResumeUnavailable
 
 
 @attrs.define(eq=False)
@@ -55,12 +66,20 @@ class Subscriber:
     """One connection's end of a conversation: a bounded queue the actor offers to, never awaits.
 
     ``overflowed`` is set when the queue was full: the actor closed the queue and dropped the
-    subscriber, and the connection must tell its client where to resume.
+    subscriber, and the connection must tell its client where to resume. ``live`` is set once the
+    history the subscriber asked for has been queued and live events follow; until then a
+    catch-up task, not the actor, fills the queue.
     """
 
     queue: trio.MemorySendChannel[Outbound]
     overflowed: bool = False
     gone: bool = False
+    live: trio.Event = attrs.field(factory=trio.Event)
+
+    def room(self) -> int:
+        """How many more items the queue takes without waiting."""
+        stats = self.queue.statistics()
+        return int(stats.max_buffer_size - stats.current_buffer_used)
 
     def offer(self, item: Outbound) -> bool:
         """Queue ``item`` without waiting; return False (and close the queue) when it is full."""
@@ -84,7 +103,10 @@ class Subscriber:
 
 @attrs.frozen
 class Join:
+    """Subscribe: queue every change after position ``after`` in order, then live changes."""
+
     subscriber: Subscriber
+    after: int = 0
 
 
 @attrs.frozen

@@ -113,3 +113,12 @@ def unsupported_event(type_name: str, supported: Sequence[str]) -> ProtocolError
         f"audio, so '{type_name}' is not supported. Supported events: {quote_list(supported)}.",
         "type",
     )
+
+
+def resume_unavailable(message: str, param: str) -> ProtocolError:
+    """The connection cannot resume where it asked; ``param`` is the query parameter at fault."""
+    return ProtocolError(
+        "resume_position_unavailable",
+        f"{message} Reconnect without 'after' and 'log' to receive the whole conversation.",
+        param,
+    )

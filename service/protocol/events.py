@@ -154,26 +154,33 @@ class Conversation:
 
 @attrs.frozen
 class ConversationCreated:
+    """``log_id`` (a Chorus extension) names the log that positions refer to."""
+
     event_id: str
     conversation: Conversation
+    log_id: str
     type: Literal["conversation.created"] = "conversation.created"
 
 
 @attrs.frozen
 class ConversationItemCreated:
+    """``position`` (a Chorus extension) is the change's place in the conversation's log."""
+
     event_id: str
     previous_item_id: str | None
     item: OutItem
+    position: int
     type: Literal["conversation.item.created"] = "conversation.item.created"
 
 
 @attrs.frozen
 class ConversationItemAdded:
-    """GA: the item is in the conversation (sent first)."""
+    """GA: the item is in the conversation (sent first); ``position`` as in ``created``."""
 
     event_id: str
     previous_item_id: str | None
     item: OutItem
+    position: int
     type: Literal["conversation.item.added"] = "conversation.item.added"
 
 
@@ -184,6 +191,7 @@ class ConversationItemDone:
     event_id: str
     previous_item_id: str | None
     item: OutItem
+    position: int
     type: Literal["conversation.item.done"] = "conversation.item.done"
 
 
@@ -193,6 +201,7 @@ class ConversationItemTruncated:
     item_id: str
     content_index: int
     audio_end_ms: int
+    position: int
     type: Literal["conversation.item.truncated"] = "conversation.item.truncated"
 
 
@@ -207,6 +216,7 @@ class ConversationItemRetrieved:
 class ConversationItemDeleted:
     event_id: str
     item_id: str
+    position: int
     type: Literal["conversation.item.deleted"] = "conversation.item.deleted"
 
 

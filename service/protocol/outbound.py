@@ -1,7 +1,14 @@
 """Actor output (domain values) to wire frames, once per dialect for a shared broadcast."""
 
 from actors.conversation import core
-from actors.conversation.messages import Outbound, Published, Refused, Relayed, Retrieved
+from actors.conversation.messages import (
+    Outbound,
+    Published,
+    Refused,
+    Relayed,
+    ResumeUnavailable,
+    Retrieved,
+)
 from actors.ids import random_id
 from service.protocol import codec, errors
 from service.protocol.dialects import Dialect
@@ -45,17 +52,21 @@ def _published_events(published: Published, dialect: Dialect) -> list[ServerEven
     match published.event:
         case core.ItemCreated(item=item, previous_item_id=previous):
             wire_item = codec.item_to_wire(item, dialect)
+            position = published.version
             if dialect is Dialect.GA:
                 # A client's create is complete at once: ``added`` then ``done``, same item.
                 return [
-                    ConversationItemAdded(new_event_id(), previous, wire_item),
-                    ConversationItemDone(new_event_id(), previous, wire_item),
+                    ConversationItemAdded(new_event_id(), previous, wire_item, position),
+                    ConversationItemDone(new_event_id(), previous, wire_item, position),
                 ]
-            return [ConversationItemCreated(new_event_id(), previous, wire_item)]
+            return [ConversationItemCreated(new_event_id(), previous, wire_item, position)]
         case core.ItemDeleted(item_id=item_id):
-            return [ConversationItemDeleted(new_event_id(), item_id)]
+            return [ConversationItemDeleted(new_event_id(), item_id, published.version)]
         case core.ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
-            return [ConversationItemTruncated(new_event_id(), item_id, index, end_ms)]
+            event = ConversationItemTruncated(
+                new_event_id(), item_id, index, end_ms, published.version
+            )
+            return [event]
 
 
 def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
@@ -76,6 +87,8 @@ def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
         case Refused(rejection=rejection, correlation=correlation):
             error = ProtocolError(rejection.code, rejection.message, rejection.param)
             return [error_frame(error, correlation)]
+        case ResumeUnavailable(message=message, param=param):
+            return [error_frame(errors.resume_unavailable(message, param), None)]
         case Relayed(payload=payload):
             assert isinstance(payload, str), "connections relay pre-encoded frames"
             return [payload]

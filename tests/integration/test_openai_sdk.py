@@ -28,9 +28,9 @@ from openai.types.realtime.realtime_server_event import RealtimeServerEvent as G
 TIMEOUT = 10
 GA_MODEL = "gpt-realtime"
 BETA_MODEL = "gpt-4o-realtime-preview"
-# Fields Chorus sends that the SDK's models do not declare (pydantic keeps them as extras, so
-# nothing is lost): the real service sends the session's id and object in both dialects too.
-KNOWN_EXTRAS = {"session.id", "session.object"}
+# Fields the SDK's models do not declare, which pydantic keeps as extras: the session's id and
+# object, and Chorus's extensions (docs/observers.md): ``log_id`` and every change's ``position``.
+KNOWN_EXTRAS = {"session.id", "session.object", "log_id", "position"}
 
 
 def _models_by_type(union: Any) -> dict[str, type[pydantic.BaseModel]]:

@@ -121,6 +121,9 @@ async def test_a_restarted_server_knows_every_item(tmp_path: Path) -> None:
             await client.send({"type": "conversation.item.create", "item": message(item_id)})
             await client.receive_type("conversation.item.created")
     async with running_server(store) as url, connect(url + "?conversation=kept") as client:
+        # A joining client first receives the history, from the log of the earlier run.
+        history = [await client.receive_type("conversation.item.created") for _ in range(3)]
+        assert [event["item"]["id"] for event in history] == ["one", "two", "three"]
         await client.send(
             {"type": "conversation.item.create", "previous_item_id": "one", "item": message("1.5")}
         )
