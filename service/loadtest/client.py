@@ -7,10 +7,11 @@ library-specific reaches the session code.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Literal, Protocol
 
+import trio
 import trio_websocket
 
 from service.loadtest import rawws
@@ -38,14 +39,41 @@ class ConnectFailed(Exception):
 Disconnected = rawws.ConnectionClosed
 
 
-class ClientConnection(Protocol):
-    """An open connection: one task receives, one task sends."""
+OnMessages = Callable[[Sequence[Message], float], None]
+OnClosed = Callable[[Disconnected], None]
 
-    async def receive_messages(self) -> Sequence[Message]:
-        """Wait for and return one or more messages. Raises Disconnected."""
+
+class ClientConnection(Protocol):
+    """An open connection: messages are pushed to callbacks; one task sends."""
+
+    def start_receiving(
+        self, nursery: trio.Nursery, on_messages: OnMessages, on_closed: OnClosed
+    ) -> None:
+        """Call ``on_messages(messages, arrival_time)`` for what arrives, from a task in
+        ``nursery`` or from the worker's Reactor; ``on_closed(error)`` once when it closes.
+
+        Called at most once; the callbacks must not block.
+        """
 
     async def send_texts(self, payloads: Sequence[bytes]) -> None:
         """Send each UTF-8 payload as a text message. Raises Disconnected."""
+
+
+async def _pump(
+    receive: Callable[[], Awaitable[Sequence[Message]]],
+    on_messages: OnMessages,
+    on_closed: OnClosed,
+) -> None:
+    """A reader task: receive until the connection closes, pushing to the callbacks."""
+    closed = Disconnected(rawws.CLOSE_ABNORMAL, "receiving stopped")
+    try:
+        while True:
+            messages = await receive()
+            on_messages(messages, trio.current_time())
+    except Disconnected as exc:
+        closed = exc
+    finally:
+        on_closed(closed)
 
 
 def open_client(
@@ -55,15 +83,32 @@ def open_client(
     *,
     connect_timeout: float,
     close_timeout: float,
+    reactor: rawws.Reactor | None = None,
 ) -> AbstractAsyncContextManager[ClientConnection]:
     """Connect with the ``kind`` client; the connection is closed when the context exits.
 
     Entering raises ConnectFailed. Closing is best effort: a server that no longer answers is
-    given ``close_timeout`` seconds.
+    given ``close_timeout`` seconds. Raw plain-TCP connections are read by ``reactor`` when one
+    is given (and running), otherwise by a task per connection.
     """
     if kind == "raw":
-        return _open_raw(url, headers, connect_timeout, close_timeout)
+        return _open_raw(url, headers, connect_timeout, close_timeout, reactor)
     return _open_trio_websocket(url, headers, connect_timeout, close_timeout)
+
+
+class _RawConnection:
+    def __init__(self, ws: rawws.WebSocket, reactor: rawws.Reactor | None) -> None:
+        self._ws = ws
+        self._reactor = reactor
+
+    def start_receiving(
+        self, nursery: trio.Nursery, on_messages: OnMessages, on_closed: OnClosed
+    ) -> None:
+        if self._reactor is None or not self._reactor.add(self._ws, on_messages, on_closed):
+            nursery.start_soon(_pump, self._ws.receive_messages, on_messages, on_closed)
+
+    async def send_texts(self, payloads: Sequence[bytes]) -> None:
+        await self._ws.send_texts(payloads)
 
 
 @asynccontextmanager
@@ -72,6 +117,7 @@ async def _open_raw(
     headers: Sequence[tuple[bytes, bytes]],
     connect_timeout: float,
     close_timeout: float,
+    reactor: rawws.Reactor | None,
 ) -> AsyncIterator[ClientConnection]:
     entered = False
     try:
@@ -82,7 +128,7 @@ async def _open_raw(
             close_timeout=close_timeout,
         ) as ws:
             entered = True
-            yield ws
+            yield _RawConnection(ws, reactor)
     except rawws.HandshakeFailed as exc:
         if entered:
             raise
@@ -102,6 +148,11 @@ def _disconnected(exc: trio_websocket.ConnectionClosed) -> Disconnected:
 class _TrioWebSocketConnection:
     def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
         self._ws = ws
+
+    def start_receiving(
+        self, nursery: trio.Nursery, on_messages: OnMessages, on_closed: OnClosed
+    ) -> None:
+        nursery.start_soon(_pump, self.receive_messages, on_messages, on_closed)
 
     async def receive_messages(self) -> Sequence[Message]:
         try:

@@ -2,9 +2,10 @@
 
 trio-websocket spends, per message, a reader-task wake-up, a channel hop and wsproto's general
 frame machinery; a load generator receiving tens of thousands of messages a second cannot
-afford that. Here one ``receive_messages`` call reads up to ``RECEIVE_BYTES`` and returns every
-message completed by that read, parsed by a loop that does a handful of Python operations per
-frame, and ``send_texts`` masks and writes a batch of frames with one ``send_all``.
+afford that. Here a read takes up to ``RECEIVE_BYTES`` and yields every message it completed,
+parsed by a loop that does a handful of Python operations per frame; a ``Reactor`` reads all
+plain-TCP connections from one task (one epoll set, no scheduler round trip per read); and
+``send_texts`` masks and writes a batch of frames with one ``send_all``.
 
 Scope, deliberately small: client side only, no extensions (no compression), text messages
 are not UTF-8 checked here (the caller parses them as JSON, which checks), and a server frame
@@ -17,8 +18,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import select
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlsplit
 
@@ -284,6 +286,7 @@ class WebSocket:
         self._close_sent = False
         self._closed: ConnectionClosed | None = None
         self._peer_done = trio.Event()
+        self._reactor: Reactor | None = None
 
     @property
     def closed(self) -> ConnectionClosed | None:
@@ -295,7 +298,6 @@ class WebSocket:
         Answers pings and echoes a close frame on the way. Raises ConnectionClosed, or
         ProtocolError (after sending close 1002) if the server breaks the protocol.
         """
-        parser = self._parser
         data: bytes | bytearray = self._leftover
         self._leftover = b""
         while True:
@@ -309,22 +311,40 @@ class WebSocket:
                 if not data:
                     raise self._finish(CLOSE_ABNORMAL, "EOF without a close frame")
             try:
-                messages = parser.feed(data)
-            except ProtocolError as exc:
+                messages, replies = self._absorb(data)
+            except ProtocolError:
                 await self._send_close(CLOSE_PROTOCOL_ERROR)
-                self._finish(CLOSE_PROTOCOL_ERROR, exc.reason)
                 raise
             data = b""
-            if parser.pings:
-                pongs = b"".join(client_frame(p, OP_PONG) for p in parser.pings)
-                parser.pings.clear()
-                await self._send_raw(pongs)
-            if parser.close is not None:
-                code, reason = parser.close
-                await self._send_close(CLOSE_NORMAL if code == CLOSE_NO_STATUS else code)
-                self._finish(code, reason)
+            if replies:
+                await self._send_quietly(replies)
             if messages:
                 return messages
+
+    def _absorb(self, data: bytes | bytearray) -> tuple[list[bytearray], bytes]:
+        """Parse ``data``; returns the messages and the control frames to send back.
+
+        After a close frame the connection is finished (``closed`` is set) and the reply
+        echoes it. Raises ProtocolError, having finished the connection with 1002.
+        """
+        parser = self._parser
+        try:
+            messages = parser.feed(data)
+        except ProtocolError as exc:
+            self._finish(CLOSE_PROTOCOL_ERROR, exc.reason)
+            raise
+        replies = b""
+        if parser.pings:
+            replies = b"".join(client_frame(p, OP_PONG) for p in parser.pings)
+            parser.pings.clear()
+        if parser.close is not None and self._closed is None:
+            code, reason = parser.close
+            if not self._close_sent:
+                self._close_sent = True
+                echo = CLOSE_NORMAL if code == CLOSE_NO_STATUS else code
+                replies += client_frame(close_payload(echo), OP_CLOSE)
+            self._finish(code, reason)
+        return messages, replies
 
     async def send_texts(self, payloads: Sequence[bytes]) -> None:
         """Send each of ``payloads`` (UTF-8 JSON) as a text message, in one write.
@@ -338,7 +358,7 @@ class WebSocket:
     async def aclose(self) -> None:
         """Send a close frame, wait up to ``close_timeout`` for the server's, close the stream.
 
-        The wait relies on the task calling ``receive_messages`` to see the server's reply.
+        The wait relies on ``receive_messages`` or a Reactor to see the server's reply.
         """
         try:
             with trio.move_on_after(self._close_timeout):
@@ -346,6 +366,8 @@ class WebSocket:
                 await self._peer_done.wait()
         finally:
             self._finish(CLOSE_NORMAL, "closed by the client")
+            if self._reactor is not None:
+                self._reactor.discard(self)
             await trio.aclose_forcefully(self._stream)
 
     def _finish(self, code: int, reason: str) -> ConnectionClosed:
@@ -355,11 +377,15 @@ class WebSocket:
         return self._closed
 
     async def _send_close(self, code: int) -> None:
-        if self._close_sent or self._closed is not None:
+        if self._close_sent:
             return
         self._close_sent = True
+        await self._send_quietly(client_frame(close_payload(code), OP_CLOSE))
+
+    async def _send_quietly(self, data: bytes) -> None:
+        """Send control frames, best effort: a broken connection surfaces on the next read."""
         with suppress(ConnectionClosed):
-            await self._send_raw(client_frame(close_payload(code), OP_CLOSE))
+            await self._send_raw(data)
 
     async def _send_raw(self, data: bytes) -> None:
         async with self._send_lock:
@@ -367,6 +393,115 @@ class WebSocket:
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise self._finish(CLOSE_ABNORMAL, str(exc)) from exc
+
+
+OnMessages = Callable[[list[bytearray], float], None]
+OnClosed = Callable[[ConnectionClosed], None]
+
+
+class Reactor:
+    """Receives for many plain-TCP connections in one task, instead of one task per connection.
+
+    A task per connection costs a trip through Trio's scheduler and I/O manager (an epoll
+    re-registration, a failed ``recv``, a wake-up) for every read; against a server that writes
+    each message separately that is most of the generator's time. Here one task waits on a
+    private epoll set holding every connection, then reads each ready socket once (level
+    triggered: a socket with more data stays ready) and hands the messages to its callback.
+    Linux only (``select.epoll``).
+    """
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._members: dict[int, tuple[WebSocket, OnMessages, OnClosed]] = {}
+        self._nursery: trio.Nursery | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(select, "epoll")
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Receive until cancelled; started once connections can be added."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                await self._loop()
+        finally:
+            self._epoll.close()
+
+    def add(self, ws: WebSocket, on_messages: OnMessages, on_closed: OnClosed) -> bool:
+        """Deliver ``ws``'s messages to ``on_messages(messages, arrival_time)`` from now on.
+
+        ``on_closed`` is called once when the connection closes, whoever closes it. Returns
+        False (and does nothing) if the connection is not plain TCP: read it yourself.
+        """
+        stream = ws._stream
+        if not isinstance(stream, trio.SocketStream) or self._nursery is None:
+            return False
+        fd = stream.socket.fileno()
+        ws._reactor = self
+        self._members[fd] = (ws, on_messages, on_closed)
+        self._epoll.register(fd, select.EPOLLIN)
+        leftover, ws._leftover = ws._leftover, b""
+        if leftover:
+            self._deliver(fd, leftover, trio.current_time())
+        return True
+
+    def discard(self, ws: WebSocket) -> None:
+        """Stop reading ``ws`` (before its socket is closed); calls its ``on_closed``."""
+        stream = ws._stream
+        if not isinstance(stream, trio.SocketStream):
+            return
+        fd = stream.socket.fileno()
+        entry = self._members.get(fd)
+        if entry is None or entry[0] is not ws:
+            return
+        del self._members[fd]
+        with suppress(OSError, ValueError):
+            self._epoll.unregister(fd)
+        entry[2](ws._finish(CLOSE_NORMAL, "closed by the client"))
+
+    async def _loop(self) -> None:
+        poll, members, read = self._epoll.poll, self._members, os.read
+        while True:
+            await trio.lowlevel.wait_readable(self._epoll.fileno())
+            now = trio.current_time()
+            for fd, _mask in poll(0):
+                if fd not in members:
+                    continue
+                try:
+                    data = read(fd, RECEIVE_BYTES)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    self._close(fd, CLOSE_ABNORMAL, str(exc))
+                    continue
+                if data:
+                    self._deliver(fd, data, now)
+                else:
+                    self._close(fd, CLOSE_ABNORMAL, "EOF without a close frame")
+
+    def _deliver(self, fd: int, data: bytes, now: float) -> None:
+        ws, on_messages, _ = self._members[fd]
+        assert self._nursery is not None
+        try:
+            messages, replies = ws._absorb(data)
+        except ProtocolError as exc:
+            self._nursery.start_soon(ws._send_close, CLOSE_PROTOCOL_ERROR)
+            self._close(fd, exc.code, exc.reason)
+            return
+        if replies:
+            self._nursery.start_soon(ws._send_quietly, replies)
+        if messages:
+            on_messages(messages, now)
+        if ws._closed is not None:
+            self._close(fd, ws._closed.code, ws._closed.reason)
+
+    def _close(self, fd: int, code: int, reason: str) -> None:
+        ws, _, on_closed = self._members.pop(fd)
+        with suppress(OSError, ValueError):
+            self._epoll.unregister(fd)
+        on_closed(ws._finish(code, reason))
 
 
 async def _handshake(

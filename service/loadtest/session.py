@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -10,9 +12,16 @@ import attrs
 import orjson
 import trio
 
-from service.loadtest.client import ClientConnection, ConnectFailed, Disconnected, open_client
+from service.loadtest.client import (
+    ClientConnection,
+    ConnectFailed,
+    Disconnected,
+    Message,
+    open_client,
+)
 from service.loadtest.config import LoadConfig
 from service.loadtest.integrity import check_conversation
+from service.loadtest.rawws import Reactor
 from service.loadtest.stats import WorkerStats
 
 _DISCONNECT_TIMEOUT = 2.0
@@ -93,8 +102,10 @@ class ConversationRunner:
         stats: WorkerStats,
         schedule: Schedule,
         limiter: trio.CapacityLimiter,
+        reactor: Reactor | None = None,
     ) -> None:
         self._cfg = cfg
+        self._reactor = reactor
         self._stats = stats
         self._schedule = schedule
         self._limiter = limiter
@@ -145,6 +156,7 @@ class ConversationRunner:
                 request_headers(cfg),
                 connect_timeout=cfg.connect_timeout,
                 close_timeout=_DISCONNECT_TIMEOUT,
+                reactor=self._reactor,
             )
             try:
                 conn = await stack.enter_async_context(opener)
@@ -155,16 +167,20 @@ class ConversationRunner:
                 return None
             received = self.conversation.writer_received if is_writer else []
             link = _Link(conn=conn, received=received, is_writer=is_writer)
-            readers.start_soon(self._read, link)
+            conn.start_receiving(
+                readers,
+                functools.partial(self._on_messages, link),
+                functools.partial(self._on_closed, link),
+            )
             with trio.move_on_after(cfg.connect_timeout):
                 await link.ready.wait()
-        if not link.up:
+        if not link.ready.is_set():
             self._stats.connection_failures += 1
             return None
         return link
 
-    async def _read(self, link: _Link) -> None:
-        """Receive until the connection closes; the hot path of the generator.
+    def _on_messages(self, link: _Link, messages: Sequence[Message], now: float) -> None:
+        """Account for what one read brought; the hot path of the generator.
 
         Every message of one read gets the same arrival time: they arrived together.
         """
@@ -172,44 +188,40 @@ class ConversationRunner:
         conv = self.conversation
         delivered_type = self._delivered_type
         index, sent_at, pending = conv.index, conv.sent_at, conv.pending
-        received, is_writer = link.received, link.is_writer
-        receive, loads, current_time = link.conn.receive_messages, orjson.loads, trio.current_time
-        try:
-            while True:
-                messages = await receive()
-                now = current_time()
-                for message in messages:
-                    try:
-                        event = loads(message)
-                        kind = event.get("type")
-                    except (orjson.JSONDecodeError, AttributeError):
-                        stats.on_error("loadtest_unparsable_event")
-                        continue
-                    if kind == delivered_type:
-                        item = event.get("item")
-                        seq = index.get(item.get("id", "")) if isinstance(item, dict) else None
-                        if seq is None:
-                            continue  # history from before this run, or not ours
-                        received.append(seq)
-                        if not is_writer:
-                            stats.on_delivery(now, now - sent_at[seq])
-                        elif seq in pending:
-                            pending.discard(seq)
-                            stats.on_ack(now, now - sent_at[seq])
-                            self._window.release()
-                    elif kind == "error":
-                        self._on_error(event.get("error"), is_writer)
-                    elif kind == "conversation.created" and not link.up:
-                        link.up = True
-                        stats.connections_up += 1
-                        stats.connections_opened += 1
-                        link.ready.set()
-        except Disconnected:
-            if link.up and not conv.closing:
-                stats.disconnects += 1
-        finally:
-            if link.up:
-                stats.connections_up -= 1
+        received, is_writer, loads = link.received, link.is_writer, orjson.loads
+        for message in messages:
+            try:
+                event = loads(message)
+                kind = event.get("type")
+            except (orjson.JSONDecodeError, AttributeError):
+                stats.on_error("loadtest_unparsable_event")
+                continue
+            if kind == delivered_type:
+                item = event.get("item")
+                seq = index.get(item.get("id", "")) if isinstance(item, dict) else None
+                if seq is None:
+                    continue  # history from before this run, or not ours
+                received.append(seq)
+                if not is_writer:
+                    stats.on_delivery(now, now - sent_at[seq])
+                elif seq in pending:
+                    pending.discard(seq)
+                    stats.on_ack(now, now - sent_at[seq])
+                    self._window.release()
+            elif kind == "error":
+                self._on_error(event.get("error"), is_writer)
+            elif kind == "conversation.created" and not link.up:
+                link.up = True
+                stats.connections_up += 1
+                stats.connections_opened += 1
+                link.ready.set()
+
+    def _on_closed(self, link: _Link, _error: Disconnected) -> None:
+        if link.up:
+            link.up = False
+            self._stats.connections_up -= 1
+            if not self.conversation.closing:
+                self._stats.disconnects += 1
 
     def _on_error(self, error: object, is_writer: bool) -> None:
         detail = error if isinstance(error, dict) else {}

@@ -9,6 +9,7 @@ from typing import Protocol
 import trio
 
 from service.loadtest.config import LoadConfig
+from service.loadtest.rawws import Reactor
 from service.loadtest.session import ConversationRunner, Schedule
 from service.loadtest.stats import Snapshot, WorkerStats
 
@@ -61,12 +62,16 @@ async def run_worker(
     with trio.move_on_after(hard_deadline(cfg)):
         async with trio.open_nursery() as outer:
             outer.start_soon(_publish, stats, schedule, sink)
+            reactor: Reactor | None = None
+            if cfg.client == "raw" and Reactor.available():
+                reactor = Reactor()
+                await outer.start(reactor.run)
             async with trio.open_nursery() as conversations:
                 async with trio.open_nursery() as starters:
                     for index in indices:
                         if cfg.ramp:
                             await trio.sleep_until(began + cfg.ramp * index / cfg.conversations)
-                        runner = ConversationRunner(cfg, index, stats, schedule, limiter)
+                        runner = ConversationRunner(cfg, index, stats, schedule, limiter, reactor)
                         starters.start_soon(conversations.start, runner.run)
                 if gate is not None:
                     await gate()

@@ -197,3 +197,59 @@ async def test_server_ping_is_answered_and_server_close_is_echoed(nursery: trio.
                 await ws.send_texts([b"late"])
         await closed.wait()
     assert pong == [b"hi"]
+
+
+async def test_the_reactor_delivers_answers_pings_and_reports_the_close(
+    nursery: trio.Nursery,
+) -> None:
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message("one")
+        await ws.ping(b"hi")  # returns when the pong arrives
+        await ws.send_message("two")
+        await ws.aclose(code=4001, reason="done")
+
+    listener = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
+    reactor = rawws.Reactor()
+    await nursery.start(reactor.run)
+    received: list[bytes] = []
+    closed: list[rawws.ConnectionClosed] = []
+    done = trio.Event()
+
+    def on_messages(messages: list[bytearray], now: float) -> None:
+        assert now <= trio.current_time()
+        received.extend(bytes(m) for m in messages)
+
+    def on_closed(error: rawws.ConnectionClosed) -> None:
+        closed.append(error)
+        done.set()
+
+    with trio.fail_after(10):
+        async with rawws.open_websocket(f"ws://127.0.0.1:{listener.port}/") as ws:
+            assert reactor.add(ws, on_messages, on_closed)
+            await done.wait()
+    assert received == [b"one", b"two"]
+    assert [(e.code, e.reason) for e in closed] == [(4001, "done")]
+
+
+async def test_closing_a_connection_in_the_reactor_reports_it_once(nursery: trio.Nursery) -> None:
+    port = await nursery.start(serve, "127.0.0.1", 0)
+    reactor = rawws.Reactor()
+    await nursery.start(reactor.run)
+    sender, inbox = trio.open_memory_channel[bytes](16)
+    closed: list[rawws.ConnectionClosed] = []
+
+    def on_messages(messages: list[bytearray], _now: float) -> None:
+        for message in messages:
+            sender.send_nowait(bytes(message))
+
+    url = f"ws://127.0.0.1:{port}/v1/realtime?conversation=c2"
+    with trio.fail_after(10):
+        async with rawws.open_websocket(url) as ws:
+            assert reactor.add(ws, on_messages, closed.append)
+            assert b"session.created" in await inbox.receive()
+            assert b"conversation.created" in await inbox.receive()
+            await ws.send_texts([b'{"type":"conversation.item.create","item":{"id":"a"}}'])
+            assert b'"id":"a"' in await inbox.receive()
+            assert closed == []
+    assert len(closed) == 1
