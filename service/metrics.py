@@ -99,17 +99,31 @@ class Metrics:
         self.actor_crashes = Gauge(
             "chorus_actor_crashes", "Conversation actors that crashed since start.", registry=r
         )
-        self.passivations = Counter(
-            "chorus_passivations", "Idle conversation actors stopped to free memory.", registry=r
+        # Read from the registry's counters at every scrape (gauges, since prometheus-client's
+        # counters cannot read a value; they only ever grow all the same).
+        self.passivations = Gauge(
+            "chorus_passivations",
+            "Idle conversation actors stopped to free memory, since start.",
+            registry=r,
         )
-        self.revivals = Counter(
-            "chorus_revivals", "Passivated conversations started again from the log.", registry=r
+        self.revivals = Gauge(
+            "chorus_revivals",
+            "Conversations started again from the log (after passivation or restart), since start.",
+            registry=r,
+        )
+        self.catch_ups = Gauge(
+            "chorus_catch_ups",
+            "History replays from the log to joining connections, since start.",
+            registry=r,
         )
 
     def watch(self, registry: Registry) -> None:
         """Read the live-state gauges from ``registry`` at every scrape."""
         self.live_conversations.set_function(lambda: len(registry))
         self.actor_crashes.set_function(lambda: registry.crashes)
+        self.passivations.set_function(lambda: registry.counters.passivations)
+        self.revivals.set_function(lambda: registry.counters.revivals)
+        self.catch_ups.set_function(lambda: registry.counters.catch_ups)
 
         def depths() -> list[int]:
             return [a.inbox.statistics().current_buffer_used for a in registry.live()]
@@ -136,13 +150,6 @@ class Metrics:
 
     def handshake_rejected(self, status: int, code: str) -> None:
         self.handshake_rejections.labels(str(status), code).inc()
-
-    # Hooks for the registry's passivation (a registry callback, since actors/ cannot import us).
-    def passivated(self) -> None:
-        self.passivations.inc()
-
-    def revived(self) -> None:
-        self.revivals.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
