@@ -82,18 +82,17 @@ async def test_metrics_count_connections_appends_errors_and_conversations(
     assert "hello" not in caplog.text
 
 
+async def passivations(control: ServerControl) -> float:
+    return samples((await request(ops(control, "/metrics")))[2].decode())["chorus_passivations{}"]
+
+
 async def test_metrics_count_passivations_revivals_and_catch_ups() -> None:
     async with controlled_server(passivate_after=0.05) as (url, control):
         async with connect(url + "?conversation=p1") as writer:
             await writer.send({"type": "conversation.item.create", "item": message("x")})
             await writer.receive_type("conversation.item.created")
         with trio.fail_after(5):
-            while (
-                samples((await request(ops(control, "/metrics")))[2].decode())[
-                    "chorus_passivations{}"
-                ]
-                < 1
-            ):
+            while await passivations(control) < 1:  # noqa: ASYNC110 - polling, as a scraper does
                 await trio.sleep(0.05)
         async with connect(url + "?conversation=p1") as again:
             await again.receive_type("conversation.item.created")  # the history, from the log
