@@ -17,6 +17,9 @@ class Settings:
     subscriber_queue: int = 1024
     # Requests a conversation may have waiting before writers feel backpressure.
     actor_inbox: int = 1024
+    # Seconds one write to a connection may stay blocked (its peer stopped reading) before the
+    # connection is cut as a slow consumer.
+    write_stall_timeout: float = 10.0
     # Seconds a conversation with no connections stays in memory before its actor stops.
     passivate_after: float = 60.0
     max_message_bytes: int = 1024 * 1024

@@ -6,9 +6,10 @@ message. A server's frames are unmasked (RFC 6455 section 5.1), so one broadcast
 same bytes for every connection: we build it once and write it, together with anything else
 queued for that connection, in one ``send_all``.
 
-This relies on trio-websocket internals (``_stream``, ``_stream_lock``, ``_close_reason``,
-``_abort_web_socket``) and on the server never negotiating an extension such as
-permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested range;
+``abort`` cuts a connection whose peer stopped reading, which ``aclose`` cannot (its close
+frame waits behind the blocked data). This relies on trio-websocket internals (``_stream``,
+``_stream_lock``, ``_close_reason``, ``_abort_web_socket``) and on the server never negotiating
+an extension such as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested range;
 tests/unit/test_fastsend.py checks these assumptions against the installed version.
 """
 
@@ -55,3 +56,15 @@ async def send_frames(websocket: WebSocketConnection, frames: bytes) -> None:
             await websocket._abort_web_socket()
             assert websocket._close_reason is not None
             raise ConnectionClosed(websocket._close_reason) from None
+
+
+async def abort(websocket: WebSocketConnection) -> None:
+    """Close ``websocket``'s TCP connection at once, without a closing handshake (peer: 1006).
+
+    A writer blocked on the stream then gets ConnectionClosed.
+    """
+    # Shielded, and the socket first: marking the connection closed wakes its reader, whose
+    # exit may cancel us before the socket would otherwise be closed.
+    with trio.CancelScope(shield=True):
+        await trio.aclose_forcefully(websocket._stream)
+        await websocket._abort_web_socket()

@@ -35,6 +35,7 @@ from actors.conversation.messages import (
 )
 from actors.ids import random_id
 from actors.registry import ConversationUnavailable, Registry
+from service import fastsend
 from service.auth import Denied
 from service.config import Settings
 from service.guard import Gatekeeper, Guard
@@ -66,6 +67,9 @@ DEFAULT_MODEL = "chorus"
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_RESUME_UNAVAILABLE = 4009
 CLOSE_ACTOR_RESTARTED = 1011
+# Outbound items written in one go: bounds the bytes a slow socket holds us on, while a busy
+# conversation's frames still share a system call.
+WRITE_BATCH = 256
 
 
 class Role(StrEnum):
@@ -197,6 +201,10 @@ class Connection:
         self.session = session.initial_session(dialect, self.session_id, join.model)
         send, self._outbox = trio.open_memory_channel[Outbound](settings.subscriber_queue)
         self.subscriber = Subscriber(send)
+        # Broadcast frames are built once and written beneath trio-websocket (service/fastsend.py)
+        # when its internals are the ones we know.
+        self._fast = fastsend.supported(websocket)
+        self._write_stall = settings.write_stall_timeout
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 
@@ -303,13 +311,14 @@ class Connection:
             for frame in codec.encode_many(hello):
                 await self.websocket.send_message(frame)
             async with self._outbox:
-                async for item in self._outbox:
-                    self.guard.sent(item, self._outbox)
-                    for frame in outbound.frames(item, self.dialect):
-                        await self.websocket.send_message(frame)
-                    if isinstance(item, Published):
-                        self.last_version = item.version
-                    refused = refused or isinstance(item, ResumeUnavailable)
+                while batch := await self._take_batch():
+                    for item in batch:
+                        self.guard.sent(item, self._outbox)
+                    await self._send_batch(batch)
+                    for item in batch:
+                        if isinstance(item, Published):
+                            self.last_version = item.version
+                        refused = refused or isinstance(item, ResumeUnavailable)
             # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
             if refused:
                 reason = "cannot resume; rejoin"
@@ -323,6 +332,39 @@ class Connection:
         except ConnectionClosed:
             pass
         cancel_scope.cancel()
+
+    async def _take_batch(self) -> list[Outbound]:
+        """Everything queued (at most WRITE_BATCH items), waiting for one; [] once closed."""
+        try:
+            batch = [await self._outbox.receive()]
+        except trio.EndOfChannel:
+            return []
+        while len(batch) < WRITE_BATCH:
+            try:
+                batch.append(self._outbox.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        return batch
+
+    async def _send_batch(self, batch: list[Outbound]) -> None:
+        """Write ``batch`` in order: one ``send_all`` of pre-built frames where possible.
+
+        Raises ConnectionClosed, also after cutting a connection whose peer stopped reading.
+        """
+        # A write blocked this long on a full socket means the peer stopped reading: the
+        # connection is cut (1006), since not even a close frame would get through to it.
+        with trio.move_on_after(self._write_stall) as stall:
+            if self._fast:
+                wire = b"".join(outbound.wire_frames(item, self.dialect) for item in batch)
+                await fastsend.send_frames(self.websocket, wire)
+                return
+            for item in batch:
+                for frame in outbound.frames(item, self.dialect):
+                    await self.websocket.send_message(frame)
+        if stall.cancelled_caught:
+            self.guard.metrics.slow_consumer_closes.inc()
+            await fastsend.abort(self.websocket)
+            raise ConnectionClosed(self.websocket.closed)
 
 
 def event_id_of(decoded: ClientEvent | DecodeFailure) -> str | None:

@@ -10,6 +10,7 @@ from actors.conversation.messages import (
     Retrieved,
 )
 from actors.ids import random_id
+from service import fastsend
 from service.protocol import codec, errors
 from service.protocol.dialects import Dialect
 from service.protocol.errors import ProtocolError
@@ -67,6 +68,17 @@ def _published_events(published: Published, dialect: Dialect) -> list[ServerEven
                 new_event_id(), item_id, index, end_ms, published.version
             )
             return [event]
+
+
+def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
+    """``frames`` as WebSocket text frames, ready to write; built once per dialect when shared."""
+    if isinstance(outbound, Published):
+        cached = outbound.wire.get(dialect)
+        if cached is None:
+            built = b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
+            cached = outbound.wire[dialect] = built
+        return cached
+    return b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
 
 
 def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:

@@ -222,11 +222,16 @@ async def test_huge_and_deeply_nested_payloads_get_errors(frame: str | bytes) ->
 
 async def test_a_flood_is_bounded_the_attacker_is_closed_and_others_are_unaffected() -> None:
     async with (
-        controlled_server(subscriber_queue=64) as (url, control),
+        # No rate limit, and big replies: the socket buffers fill in a few hundred frames.
+        controlled_server(subscriber_queue=64, write_stall_timeout=1, rate_limit=0) as (
+            url,
+            control,
+        ),
         connect(url + "?conversation=flood") as attacker,
         connect(url + "?conversation=flood") as bystander,
     ):
-        junk = orjson.dumps({"type": "conversation.item.retrieve", "item_id": "nope"}).decode()
+        retrieve = {"type": "conversation.item.retrieve", "item_id": "n" * 50_000}
+        junk = orjson.dumps(retrieve).decode()
         # The attacker never reads: its replies pile up until it is closed as a slow consumer.
         with pytest.raises(ConnectionClosed) as closed, trio.fail_after(20):
             await send_forever(attacker, junk)

@@ -51,3 +51,43 @@ async def test_frames_reach_a_real_client_in_order_with_normal_sends() -> None:
             await handler_done.wait()
         nursery.cancel_scope.cancel()
     assert received == ["first", "second", "third" * 30_000, "fourth"]
+
+
+async def test_abort_unblocks_a_writer_whose_peer_stopped_reading() -> None:
+    outcome: list[str] = []
+    handler_done = trio.Event()
+
+    async def handler(request: object) -> None:
+        websocket = await request.accept()  # type: ignore[attr-defined]
+        frame = fastsend.text_frame("x" * 65536)
+
+        async def write_forever() -> None:
+            try:
+                while True:
+                    await fastsend.send_frames(websocket, frame)
+            except ConnectionClosed:
+                outcome.append("writer closed")
+
+        async with trio.open_nursery() as inner:
+            inner.start_soon(write_forever)
+            await trio.sleep(0.5)  # the peer reads nothing: the socket buffers fill up
+            await fastsend.abort(websocket)
+        handler_done.set()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            functools.partial(
+                serve_websocket, handler, "127.0.0.1", 0, None, handler_nursery=nursery
+            )
+        )
+        with trio.fail_after(10):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+            async with stream:
+                await stream.send_all(
+                    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n"
+                )
+                await handler_done.wait()
+        nursery.cancel_scope.cancel()
+    assert outcome == ["writer closed"]
