@@ -9,8 +9,9 @@ queued for that connection, in one ``send_all``.
 ``abort`` cuts a connection whose peer stopped reading, which ``aclose`` cannot (its close
 frame waits behind the blocked data). This relies on trio-websocket internals (``_stream``,
 ``_stream_lock``, ``_close_reason``, ``_abort_web_socket``) and on the server never negotiating
-an extension such as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested range;
-tests/unit/test_fastsend.py checks these assumptions against the installed version.
+an extension such as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket
+to the tested range; tests/unit/test_fastsend.py checks these assumptions against the installed
+version.
 """
 
 import struct

@@ -11,6 +11,7 @@ this server's log. See docs/observers.md.
 """
 
 import logging
+import math
 import re
 from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
@@ -204,7 +205,7 @@ class Connection:
         # Broadcast frames are built once and written beneath trio-websocket (service/fastsend.py)
         # when its internals are the ones we know.
         self._fast = fastsend.supported(websocket)
-        self._write_stall = settings.write_stall_timeout
+        self._write_stall = settings.write_stall_timeout or math.inf
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 

@@ -60,6 +60,12 @@ def add_hardening_arguments(parser: argparse.ArgumentParser) -> None:
         ("--idle-timeout", float, d.idle_timeout, "seconds without traffic; close 4001"),
         ("--ping-interval", float, d.ping_interval, "seconds between keepalive pings"),
         ("--ping-timeout", float, d.ping_timeout, "seconds to wait for a pong; close 1011"),
+        (
+            "--write-stall-timeout",
+            float,
+            d.write_stall_timeout,
+            "seconds a write may block on a peer that reads nothing; then cut (1006)",
+        ),
     ]:
         limits.add_argument(
             flag, type=kind, default=default, metavar="N", help=f"{text} ({default:g})"
@@ -89,6 +95,7 @@ def hardening_settings(args: argparse.Namespace) -> dict[str, Any]:
         "idle_timeout": args.idle_timeout,
         "ping_interval": args.ping_interval,
         "ping_timeout": args.ping_timeout,
+        "write_stall_timeout": args.write_stall_timeout,
         "grace": args.grace,
     }
     for name, value in numbers.items():
