@@ -75,7 +75,9 @@ def server_command(target: str, workdir: Path) -> list[str]:
     if target == "websockets":
         return [PYTHON, "-m", "bench.baselines.websockets_broadcast", "--port", "0"]
     store = "memory://" if target == "chorus-memory" else f"sqlite:///{workdir}/chorus.sqlite3"
-    return [PYTHON, "-m", "service", "serve", "--port", "0", "--store", store]
+    # No per-connection rate limit: the benchmark measures what the server can do, and each
+    # writer sends thousands of creates a second.
+    return [PYTHON, "-m", "service", "serve", "--port", "0", "--store", store, "--rate-limit", "0"]
 
 
 def run_loadtest(

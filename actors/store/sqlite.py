@@ -151,24 +151,39 @@ class SqliteEventStore:
                     pending.done.set()
 
     def _commit_sync(self, batch: list[_PendingAppend]) -> None:
+        # A fixed handful of sqlite3 calls per batch, not a few per append: each call releases
+        # and retakes the GIL, and while the event loop thread is busy every retake can wait a
+        # whole switch interval (5 ms); per-append calls made a loaded server's commits slow.
         connection = self._writer
+        conversations = list({pending.conversation_id for pending in batch})
+        placeholders = ",".join("?" * len(conversations))
         try:
             connection.execute("BEGIN IMMEDIATE")
+            versions: dict[str, int] = dict(
+                connection.execute(
+                    "SELECT conversation_id, MAX(version) FROM events"
+                    f" WHERE conversation_id IN ({placeholders}) GROUP BY conversation_id",
+                    conversations,
+                ).fetchall()
+            )
+            rows: list[tuple[str, int, str, bytes]] = []
             for pending in batch:
-                actual = self._version_sync(connection, pending.conversation_id)
+                actual = versions.get(pending.conversation_id, 0)
                 if actual != pending.expected_version:
                     pending.error = VersionConflict(
                         pending.conversation_id, pending.expected_version, actual
                     )
                     continue
-                connection.executemany(
-                    "INSERT INTO events (conversation_id, version, kind, data) VALUES (?, ?, ?, ?)",
-                    [
-                        (pending.conversation_id, actual + offset, event.kind, event.data)
-                        for offset, event in enumerate(pending.events, start=1)
-                    ],
+                rows.extend(
+                    (pending.conversation_id, actual + offset, event.kind, event.data)
+                    for offset, event in enumerate(pending.events, start=1)
                 )
-                pending.new_version = actual + len(pending.events)
+                new_version = actual + len(pending.events)
+                pending.new_version = versions[pending.conversation_id] = new_version
+            connection.executemany(
+                "INSERT INTO events (conversation_id, version, kind, data) VALUES (?, ?, ?, ?)",
+                rows,
+            )
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             if connection.in_transaction:
