@@ -17,7 +17,6 @@ from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
-import orjson
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
@@ -92,17 +91,8 @@ class JoinRequest:
     log_id: str | None = None
 
 
-class HandshakeRejected(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def body(self) -> bytes:
-        return orjson.dumps(
-            {"error": {"type": "invalid_request_error", "code": self.code, "message": self.message}}
-        )
+# A bad path or query is refused like a bad key: HTTP status and a JSON error body.
+HandshakeRejected = Denied
 
 
 def parse_target(target: str) -> JoinRequest:
@@ -158,7 +148,7 @@ async def handle_request(
                 request.headers, request.proposed_subprotocols, join.conversation_id
             )
         )
-    except (HandshakeRejected, Denied) as rejected:
+    except Denied as rejected:
         await request.reject(
             rejected.status,
             extra_headers=[(b"content-type", b"application/json")],

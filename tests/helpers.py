@@ -6,8 +6,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+import pytest
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from service.app import serve
 from service.config import Settings
@@ -132,3 +133,15 @@ async def raw_handshake(url: str, target: str) -> tuple[int, bytes]:
                     break
     status = int(response.split(b" ", 2)[1])
     return status, response.partition(b"\r\n\r\n")[2]
+
+
+async def close_code(client: Client) -> int | None:
+    """Read until the server closes the connection; return its close code (None: none given)."""
+    with pytest.raises(ConnectionClosed) as closed, trio.fail_after(10):
+        await read_forever(client)
+    return closed.value.reason.code if closed.value.reason else None
+
+
+async def read_forever(client: Client) -> None:
+    while True:
+        await client.websocket.get_message()

@@ -6,14 +6,13 @@ from typing import Any
 
 import attrs
 import orjson
-import pytest
 import trio
 from trio_websocket import ConnectionClosed
 
 from actors.conversation import core
 from actors.conversation.records import from_record
 from actors.store.sqlite import open_sqlite_store
-from tests.helpers import Client, connect, message
+from tests.helpers import Client, close_code, connect, message
 from tests.process import server_process
 
 CONVERSATIONS = ["crash-a", "crash-b", "crash-c"]
@@ -193,15 +192,3 @@ async def test_sigterm_closes_clients_with_1001_and_exits_0(tmp_path: Path) -> N
     # Whatever was appended is whole and in send order (a prefix of what was sent).
     ids = [event.item.id for event in events if isinstance(event, core.ItemCreated)]
     assert ids == [f"t{n}" for n in range(len(ids))]
-
-
-async def close_code(client: Client) -> int | None:
-    """Read until the server closes the connection; return its close code."""
-    with pytest.raises(ConnectionClosed) as closed, trio.fail_after(10):
-        await read_forever(client)
-    return closed.value.reason.code if closed.value.reason else None
-
-
-async def read_forever(client: Client) -> None:
-    while True:
-        await client.websocket.get_message()

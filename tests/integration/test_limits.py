@@ -1,24 +1,10 @@
 """Real sockets: every limit answers with its documented error code or close code."""
 
 import orjson
-import pytest
 import trio
-from trio_websocket import ConnectionClosed
 
-from tests.helpers import Client, connect, message, running_server
+from tests.helpers import close_code, connect, message, read_forever, running_server
 from tests.http_client import handshake
-
-
-async def close_code(client: Client) -> int | None:
-    """Read until the server closes the connection; return the close code."""
-    with pytest.raises(ConnectionClosed) as closed, trio.fail_after(10):
-        await read_forever(client)
-    return closed.value.reason.code if closed.value.reason else None
-
-
-async def read_forever(client: Client) -> None:
-    while True:
-        await client.websocket.get_message()
 
 
 async def test_a_frame_above_the_maximum_closes_with_1009() -> None:
