@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 import resource
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -40,6 +42,19 @@ def greetings(conversation_id: str) -> list[str]:
             }
         ).decode(),
     ]
+
+
+def created_frame(
+    item: dict[str, Any], previous_id: str | None, counter: Iterator[int]
+) -> tuple[str, str | None]:
+    """The ``conversation.item.created`` text for ``item`` after ``previous_id``; the new last id."""
+    created = {
+        "type": "conversation.item.created",
+        "event_id": f"event_{next(counter)}",
+        "previous_item_id": previous_id,
+        "item": item,
+    }
+    return orjson.dumps(created).decode(), item.get("id")
 
 
 def parse_args(prog: str) -> argparse.Namespace:

@@ -14,7 +14,13 @@ import orjson
 import trio
 import trio_websocket
 
-from bench.baselines.common import conversation_of, greetings, listening_line, parse_args
+from bench.baselines.common import (
+    conversation_of,
+    created_frame,
+    greetings,
+    listening_line,
+    parse_args,
+)
 
 NAME = "trio-ws-broadcast"
 
@@ -45,15 +51,7 @@ class Broadcaster:
                 event = orjson.loads(await ws.get_message())
                 if event.get("type") != "conversation.item.create":
                     continue
-                item = event["item"]
-                created = {
-                    "type": "conversation.item.created",
-                    "event_id": f"event_{next(self.counter)}",
-                    "previous_item_id": room.last_id,
-                    "item": item,
-                }
-                room.last_id = item["id"]
-                text = orjson.dumps(created).decode()
+                text, room.last_id = created_frame(event["item"], room.last_id, self.counter)
                 for member in list(room.members):
                     try:
                         await member.send_message(text)

@@ -16,7 +16,13 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from bench.baselines.common import conversation_of, greetings, listening_line, parse_args
+from bench.baselines.common import (
+    conversation_of,
+    created_frame,
+    greetings,
+    listening_line,
+    parse_args,
+)
 
 NAME = "websockets-broadcast"
 
@@ -49,15 +55,7 @@ class Broadcaster:
                 event = orjson.loads(message)
                 if event.get("type") != "conversation.item.create":
                     continue
-                item = event["item"]
-                created = {
-                    "type": "conversation.item.created",
-                    "event_id": f"event_{next(self.counter)}",
-                    "previous_item_id": room.last_id,
-                    "item": item,
-                }
-                room.last_id = item["id"]
-                text = orjson.dumps(created).decode()
+                text, room.last_id = created_frame(event["item"], room.last_id, self.counter)
                 for member in list(room.members):
                     try:
                         await member.send(text)
