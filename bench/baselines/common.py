@@ -47,7 +47,7 @@ def greetings(conversation_id: str) -> list[str]:
 def created_frame(
     item: dict[str, Any], previous_id: str | None, counter: Iterator[int]
 ) -> tuple[str, str | None]:
-    """The ``conversation.item.created`` text for ``item`` after ``previous_id``; the new last id."""
+    """The ``conversation.item.created`` text for ``item`` after ``previous_id``, and its id."""
     created = {
         "type": "conversation.item.created",
         "event_id": f"event_{next(counter)}",
