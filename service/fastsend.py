@@ -6,12 +6,13 @@ message. A server's frames are unmasked (RFC 6455 section 5.1), so one broadcast
 same bytes for every connection: we build it once and write it, together with anything else
 queued for that connection, in one ``send_all``.
 
-``abort`` cuts a connection whose peer stopped reading, which ``aclose`` cannot (its close
-frame waits behind the blocked data). This relies on trio-websocket internals (``_stream``,
-``_stream_lock``, ``_close_reason``, ``_abort_web_socket``) and on the server never negotiating
-an extension such as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket
-to the tested range; tests/unit/test_fastsend.py checks these assumptions against the installed
-version.
+``try_send`` writes a frame straight to an idle connection's socket without waiting (no task
+switch per recipient); it uses the stdlib socket inside trio's (``_sock``). ``abort`` cuts a
+connection whose peer stopped reading, which ``aclose`` cannot (its close frame waits behind the
+blocked data). This relies on trio-websocket internals (``_stream``, ``_stream_lock``,
+``_close_reason``, ``_abort_web_socket``) and on the server never negotiating an extension such
+as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested
+range; tests/unit/test_fastsend.py checks these assumptions against the installed version.
 """
 
 import struct
@@ -69,3 +70,27 @@ async def abort(websocket: WebSocketConnection) -> None:
     with trio.CancelScope(shield=True):
         await trio.aclose_forcefully(websocket._stream)
         await websocket._abort_web_socket()
+
+
+def can_try_send(websocket: WebSocketConnection) -> bool:
+    """Whether ``try_send`` works on ``websocket``: a TCP stream with a reachable stdlib socket."""
+    stream = websocket._stream
+    return isinstance(stream, trio.SocketStream) and hasattr(stream.socket, "_sock")
+
+
+def try_send(websocket: WebSocketConnection, frames: bytes) -> int | None:
+    """Write as much of ``frames`` as the socket takes now, without waiting.
+
+    Returns the number of bytes written, or None when nothing may be written now: another send
+    is in progress (the stream lock is held), the connection is closed, or the socket is full.
+    The caller must make sure nothing it queued earlier is still unsent, and ``can_try_send``.
+    """
+    if websocket._close_reason or websocket._stream_lock.locked():
+        return None
+    try:
+        stream = websocket._stream
+        assert isinstance(stream, trio.SocketStream), "a server connection is a TCP stream"
+        written: int = stream.socket._sock.send(frames)  # type: ignore[attr-defined]
+    except OSError:  # BlockingIOError (full) or a broken connection: the writer task handles it
+        return None
+    return written

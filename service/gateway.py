@@ -196,6 +196,8 @@ class Connection:
         # when its internals are the ones we know.
         self._fast = fastsend.supported(websocket)
         self._write_stall = settings.write_stall_timeout or math.inf
+        # True while the writer task holds items it has taken but not yet written.
+        self._writer_busy = False
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 
@@ -301,11 +303,16 @@ class Connection:
         try:
             for frame in codec.encode_many(hello):
                 await self.websocket.send_message(frame)
+            if self._fast and fastsend.can_try_send(self.websocket):
+                # From now on the actor may write straight to the socket when we are idle.
+                self.subscriber.direct = self._write_now
             async with self._outbox:
                 while batch := await self._take_batch():
+                    self._writer_busy = True
                     for item in batch:
                         self.guard.sent(item, self._outbox)
                     await self._send_batch(batch)
+                    self._writer_busy = False
                     for item in batch:
                         if isinstance(item, Published):
                             self.last_version = item.version
@@ -323,6 +330,30 @@ class Connection:
         except ConnectionClosed:
             pass
         cancel_scope.cancel()
+
+    def _write_now(self, item: Outbound) -> bool:
+        """Write ``item`` to the socket at once if nothing is ahead of it; False: queue it.
+
+        Called by the actor (same thread, no await): it saves a writer-task wake-up, a queue
+        round trip and a lock per recipient of every broadcast. What the socket does not take
+        at once is queued as raw bytes, ahead of anything queued later.
+        """
+        if (
+            self._writer_busy
+            or self._outbox.statistics().current_buffer_used
+            or isinstance(item, ResumeUnavailable)  # the writer must see it, to close
+        ):
+            return False
+        wire = outbound.wire_frames(item, self.dialect)
+        written = fastsend.try_send(self.websocket, wire)
+        if written is None:
+            return False
+        self.guard.sent(item, self._outbox)
+        if isinstance(item, Published):
+            self.last_version = item.version
+        if written < len(wire):
+            self.subscriber.queue.send_nowait(Relayed(wire[written:]))
+        return True
 
     async def _take_batch(self) -> list[Outbound]:
         """Everything queued (at most WRITE_BATCH items), waiting for one; [] once closed."""

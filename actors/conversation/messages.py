@@ -4,6 +4,8 @@ Actors never know the wire format: they hand connections domain values, and a ``
 event carries a cache so each wire dialect encodes it once for all its connections.
 """
 
+from collections.abc import Callable
+
 import attrs
 import trio
 
@@ -77,6 +79,9 @@ class Subscriber:
     overflowed: bool = False
     gone: bool = False
     live: trio.Event = attrs.field(factory=trio.Event)
+    # The connection's way to take an item at once (write it out) instead of queueing it; it
+    # returns False when anything is ahead of the item or the write would have to wait.
+    direct: Callable[[Outbound], bool] | None = None
 
     def room(self) -> int:
         """How many more items the queue takes without waiting."""
@@ -87,6 +92,8 @@ class Subscriber:
         """Queue ``item`` without waiting; return False (and close the queue) when it is full."""
         if self.gone:
             return False
+        if self.direct is not None and self.direct(item):
+            return True
         try:
             self.queue.send_nowait(item)
         except trio.WouldBlock:

@@ -72,6 +72,8 @@ def _published_events(published: Published, dialect: Dialect) -> list[ServerEven
 
 def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
     """``frames`` as WebSocket text frames, ready to write; built once per dialect when shared."""
+    if isinstance(outbound, Relayed) and isinstance(outbound.payload, bytes):
+        return outbound.payload  # already WebSocket bytes: the rest of a partly written item
     if isinstance(outbound, Published):
         cached = outbound.wire.get(dialect)
         if cached is None:

@@ -91,3 +91,37 @@ async def test_abort_unblocks_a_writer_whose_peer_stopped_reading() -> None:
                 await handler_done.wait()
         nursery.cancel_scope.cancel()
     assert outcome == ["writer closed"]
+
+
+async def test_try_send_writes_what_the_socket_takes_and_refuses_while_locked() -> None:
+    received: list[str] = []
+    results: list[int | None] = []
+    handler_done = trio.Event()
+
+    async def handler(request: object) -> None:
+        websocket = await request.accept()  # type: ignore[attr-defined]
+        assert fastsend.can_try_send(websocket)
+        frame = fastsend.text_frame("direct")
+        results.append(fastsend.try_send(websocket, frame))
+        async with websocket._stream_lock:
+            results.append(fastsend.try_send(websocket, frame))  # another send is in progress
+        with pytest.raises(ConnectionClosed):
+            await websocket.get_message()
+        results.append(fastsend.try_send(websocket, frame))  # closed
+        handler_done.set()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            functools.partial(
+                serve_websocket, handler, "127.0.0.1", 0, None, handler_nursery=nursery
+            )
+        )
+        with trio.fail_after(5):
+            async with open_websocket("127.0.0.1", server.port, "/", use_ssl=False) as client:
+                message = await client.get_message()
+                assert isinstance(message, str)
+                received.append(message)
+            await handler_done.wait()
+        nursery.cancel_scope.cancel()
+    assert received == ["direct"]
+    assert results == [len(fastsend.text_frame("direct")), None, None]
