@@ -1,14 +1,57 @@
 """Pre-built frames: byte-identical to trio-websocket's own, and received intact by a client."""
 
 import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
 import wsproto
-from trio_websocket import ConnectionClosed, open_websocket, serve_websocket
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    WebSocketRequest,
+    open_websocket,
+    serve_websocket,
+)
 from wsproto.events import TextMessage
 
 from service import fastsend
+
+Handler = Callable[[WebSocketConnection], Awaitable[None]]
+
+
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[tuple[int, trio.Event]]:
+    """A server on port 0 running ``handler`` on its first connection.
+
+    Yields the port and an event set once the handler returned (its assertions ran).
+    """
+    handled = trio.Event()
+
+    async def accept(request: WebSocketRequest) -> None:
+        await handler(await request.accept())
+        handled.set()
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            functools.partial(
+                serve_websocket, accept, "127.0.0.1", 0, None, handler_nursery=nursery
+            )
+        )
+        yield server.port, handled
+        nursery.cancel_scope.cancel()
+
+
+async def texts(port: int, count: int) -> list[str]:
+    """Connect, read ``count`` text messages, close."""
+    received: list[str] = []
+    async with open_websocket("127.0.0.1", port, "/", use_ssl=False) as client:
+        while len(received) < count:
+            message = await client.get_message()
+            assert isinstance(message, str)
+            received.append(message)
+    return received
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
@@ -19,11 +62,7 @@ def test_frames_match_wsproto(size: int) -> None:
 
 
 async def test_frames_reach_a_real_client_in_order_with_normal_sends() -> None:
-    received: list[str] = []
-    handler_done = trio.Event()
-
-    async def handler(request: object) -> None:
-        websocket = await request.accept()  # type: ignore[attr-defined]
+    async def handler(websocket: WebSocketConnection) -> None:
         assert fastsend.supported(websocket)
         await websocket.send_message("first")
         await fastsend.send_frames(
@@ -34,31 +73,18 @@ async def test_frames_reach_a_real_client_in_order_with_normal_sends() -> None:
             await websocket.get_message()  # the client has what it wanted and closes
         with pytest.raises(ConnectionClosed):
             await fastsend.send_frames(websocket, fastsend.text_frame("too late"))
-        handler_done.set()
 
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            functools.partial(
-                serve_websocket, handler, "127.0.0.1", 0, None, handler_nursery=nursery
-            )
-        )
+    async with serving(handler) as (port, handled):
         with trio.fail_after(5):
-            async with open_websocket("127.0.0.1", server.port, "/", use_ssl=False) as client:
-                while len(received) < 4:
-                    message = await client.get_message()
-                    assert isinstance(message, str)
-                    received.append(message)
-            await handler_done.wait()
-        nursery.cancel_scope.cancel()
+            received = await texts(port, 4)
+            await handled.wait()
     assert received == ["first", "second", "third" * 30_000, "fourth"]
 
 
 async def test_abort_unblocks_a_writer_whose_peer_stopped_reading() -> None:
     outcome: list[str] = []
-    handler_done = trio.Event()
 
-    async def handler(request: object) -> None:
-        websocket = await request.accept()  # type: ignore[attr-defined]
+    async def handler(websocket: WebSocketConnection) -> None:
         frame = fastsend.text_frame("x" * 65536)
 
         async def write_forever() -> None:
@@ -72,34 +98,24 @@ async def test_abort_unblocks_a_writer_whose_peer_stopped_reading() -> None:
             inner.start_soon(write_forever)
             await trio.sleep(0.5)  # the peer reads nothing: the socket buffers fill up
             await fastsend.abort(websocket)
-        handler_done.set()
 
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            functools.partial(
-                serve_websocket, handler, "127.0.0.1", 0, None, handler_nursery=nursery
-            )
-        )
+    async with serving(handler) as (port, handled):
         with trio.fail_after(10):
-            stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-            async with stream:
+            # A peer that completes the handshake by hand and then never reads.
+            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
                 await stream.send_all(
                     b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                     b"Sec-WebSocket-Version: 13\r\n\r\n"
                 )
-                await handler_done.wait()
-        nursery.cancel_scope.cancel()
+                await handled.wait()
     assert outcome == ["writer closed"]
 
 
 async def test_try_send_writes_what_the_socket_takes_and_refuses_while_locked() -> None:
-    received: list[str] = []
     results: list[int | None] = []
-    handler_done = trio.Event()
 
-    async def handler(request: object) -> None:
-        websocket = await request.accept()  # type: ignore[attr-defined]
+    async def handler(websocket: WebSocketConnection) -> None:
         assert fastsend.can_try_send(websocket)
         frame = fastsend.text_frame("direct")
         results.append(fastsend.try_send(websocket, frame))
@@ -108,20 +124,10 @@ async def test_try_send_writes_what_the_socket_takes_and_refuses_while_locked() 
         with pytest.raises(ConnectionClosed):
             await websocket.get_message()
         results.append(fastsend.try_send(websocket, frame))  # closed
-        handler_done.set()
 
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            functools.partial(
-                serve_websocket, handler, "127.0.0.1", 0, None, handler_nursery=nursery
-            )
-        )
+    async with serving(handler) as (port, handled):
         with trio.fail_after(5):
-            async with open_websocket("127.0.0.1", server.port, "/", use_ssl=False) as client:
-                message = await client.get_message()
-                assert isinstance(message, str)
-                received.append(message)
-            await handler_done.wait()
-        nursery.cancel_scope.cancel()
+            received = await texts(port, 1)
+            await handled.wait()
     assert received == ["direct"]
     assert results == [len(fastsend.text_frame("direct")), None, None]
