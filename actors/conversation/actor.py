@@ -49,15 +49,6 @@ READ_BATCH = 1000
 RECENT_CHANGES = 256
 
 
-def item_limit_reached(max_items: int) -> core.Rejected:
-    """The refusal of a create in a conversation that already holds ``max_items`` items."""
-    return core.Rejected(
-        "conversation_item_limit_reached",
-        f"Error adding item: the conversation already has the maximum of {max_items} items.",
-        None,
-    )
-
-
 class ConversationActor:
     """Owns one conversation; run it with ``nursery.start(actor.run)``."""
 
@@ -187,15 +178,12 @@ class ConversationActor:
                         else Retrieved(found, correlation)
                     )
                     outputs.append((origin, reply))
-                case core.CreateItem() if (
-                    self.max_items is not None and len(self.state) >= self.max_items
-                ):
-                    outputs.append(
-                        (origin, Refused(item_limit_reached(self.max_items), correlation))
-                    )
                 case core.CreateItem() | core.DeleteItem() | core.TruncateItem():
                     decided = core.decide(
-                        self.state, request, generated_item_id=self._generate_item_id()
+                        self.state,
+                        request,
+                        generated_item_id=self._generate_item_id(),
+                        max_items=self.max_items,
                     )
                     if isinstance(decided, core.Rejected):
                         outputs.append((origin, Refused(decided, correlation)))

@@ -147,13 +147,25 @@ class ConversationState:
 
 
 def decide(
-    state: ConversationState, command: Command, *, generated_item_id: str
+    state: ConversationState,
+    command: Command,
+    *,
+    generated_item_id: str,
+    max_items: int | None = None,
 ) -> list[Event] | Rejected:
     """Return the events ``command`` causes, or why it is refused; ``state`` is not changed.
 
-    ``generated_item_id`` is used when a created item has no client id.
+    ``generated_item_id`` is used when a created item has no client id; a create in a
+    conversation that already holds ``max_items`` items is refused.
     """
     match command:
+        case CreateItem() if max_items is not None and len(state) >= max_items:
+            return Rejected(
+                "conversation_item_limit_reached",
+                f"Error adding item: the conversation already has the maximum of {max_items} "
+                "items.",
+                None,
+            )
         case CreateItem():
             return _decide_create(state, command, generated_item_id)
         case DeleteItem(item_id=item_id):

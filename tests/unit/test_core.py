@@ -163,3 +163,18 @@ def test_retrieve() -> None:
         "Error retrieving item: the item with id 'b' does not exist.",
         "item_id",
     )
+
+
+def test_a_full_conversation_refuses_creates_but_not_deletes() -> None:
+    state = state_of("a", "b")
+    refused = core.decide(state, core.CreateItem(msg("c")), generated_item_id="g", max_items=2)
+    assert refused == core.Rejected(
+        "conversation_item_limit_reached",
+        "Error adding item: the conversation already has the maximum of 2 items.",
+        None,
+    )
+    assert core.decide(state, core.DeleteItem("a"), generated_item_id="g", max_items=2) == [
+        core.ItemDeleted("a")
+    ]
+    allowed = core.decide(state, core.CreateItem(msg("c")), generated_item_id="g", max_items=3)
+    assert allowed == [core.ItemCreated(msg("c"), "b")]
