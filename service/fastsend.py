@@ -1,4 +1,4 @@
-"""Pre-built WebSocket frames, written straight to a trio-websocket connection's stream.
+"""Beneath trio-websocket's public API: pre-built frames out, received messages straight in.
 
 Why beneath trio-websocket's public API: ``send_message`` frames the message again for every
 recipient (wsproto builds the header and copies the payload each time) and takes a lock per
@@ -9,16 +9,24 @@ queued for that connection, in one ``send_all``.
 ``try_send`` writes a frame straight to an idle connection's socket without waiting (no task
 switch per recipient); it uses the stdlib socket inside trio's (``_sock``). ``abort`` cuts a
 connection whose peer stopped reading, which ``aclose`` cannot (its close frame waits behind the
-blocked data). This relies on trio-websocket internals (``_stream``, ``_stream_lock``,
-``_close_reason``, ``_abort_web_socket``) and on the server never negotiating an extension such
+blocked data).
+
+``MessageSink`` takes the place of a connection's internal message channel, so trio-websocket's
+reader task hands each received message to the gateway at once: without it, every message
+crosses a channel to a second task (a task switch per message, and a task per connection).
+
+This relies on trio-websocket internals (``_stream``, ``_stream_lock``,
+``_close_reason``, ``_abort_web_socket``, ``_send_channel`` and ``_connection`` of
+``WebSocketRequest``) and on the server never negotiating an extension such
 as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested
 range; tests/unit/test_fastsend.py checks these assumptions against the installed version.
 """
 
 import struct
+from collections.abc import Awaitable, Callable
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
 
@@ -94,3 +102,52 @@ def try_send(websocket: WebSocketConnection, frames: bytes) -> int | None:
     except OSError:  # BlockingIOError (full) or a broken connection: the writer task handles it
         return None
     return written
+
+
+class MessageSink:
+    """Stands in for a server connection's message channel: messages go to a handler at once.
+
+    trio-websocket's reader task sends each complete message to the connection's channel for
+    ``get_message``. With the sink in that place the reader task awaits ``handler(message)``
+    instead, in arrival order, and reads no further while it waits, just as on a full channel.
+    Messages wait for ``attach``; after ``discard`` they are dropped. The original channel is
+    still closed when the connection closes, so ``get_message`` is how a task waits for the end.
+    """
+
+    def __init__(self, original: trio.MemorySendChannel[str | bytes]) -> None:
+        self._original = original
+        self._handler: Callable[[str | bytes], Awaitable[None]] | None = None
+        self._ready = trio.Event()
+
+    def attach(self, handler: Callable[[str | bytes], Awaitable[None]]) -> None:
+        self._handler = handler
+        self._ready.set()
+
+    def discard(self) -> None:
+        """Drop every message from now on (the connection is ending)."""
+        self._handler = None
+        self._ready.set()
+
+    # What trio-websocket calls on its channel.
+    async def send(self, message: str | bytes) -> None:
+        await self._ready.wait()
+        if self._handler is not None:
+            await self._handler(message)
+
+    async def aclose(self) -> None:
+        await self._original.aclose()
+
+
+def install_sink(request: WebSocketRequest) -> MessageSink | None:
+    """Route the messages of ``request``'s connection to a new sink; call before ``accept``.
+
+    Returns None when the connection lacks the internals (then use ``get_message``). Before the
+    handshake is accepted no message can have arrived, so none is left behind on the channel.
+    """
+    connection = getattr(request, "_connection", None)
+    original = getattr(connection, "_send_channel", None)
+    if not isinstance(original, trio.MemorySendChannel):
+        return None
+    sink = MessageSink(original)
+    connection._send_channel = sink  # type: ignore[union-attr]
+    return sink

@@ -161,9 +161,11 @@ async def handle_request(
     if join.role is Role.OBSERVER:
         # Read-only by request; a key's own role can only make a connection more restricted.
         guard.principal = attrs.evolve(guard.principal, role=Role.OBSERVER.value)
+    # Received messages go straight from trio-websocket's reader task to the connection.
+    sink = fastsend.install_sink(request)
     async with guard.accepted(request) as websocket:
         connection = Connection(
-            websocket, registry, join, settings, guard, dialect=negotiated.dialect
+            websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
         )
         await connection.run()
 
@@ -180,8 +182,13 @@ class Connection:
         guard: Guard | None = None,
         *,
         dialect: Dialect = Dialect.BETA,
+        sink: fastsend.MessageSink | None = None,
     ) -> None:
         self.websocket = websocket
+        # Where trio-websocket's reader task hands received messages (None: use get_message).
+        self._sink = sink
+        # Set once no more messages may reach the conversation (the actor is gone, or we are).
+        self._reading_stopped = False
         self.guard = guard if guard is not None else Guard.unguarded(settings)
         self.registry = registry
         self.actor: ConversationActor | None = None
@@ -196,8 +203,6 @@ class Connection:
         # when its internals are the ones we know.
         self._fast = fastsend.supported(websocket)
         self._write_stall = settings.write_stall_timeout or math.inf
-        # True while the writer task holds items it has taken but not yet written.
-        self._writer_busy = False
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 
@@ -217,6 +222,7 @@ class Connection:
             try:
                 self.actor = await self.registry.send(self.join.conversation_id, envelope)
             except ConversationUnavailable:
+                self._stop_reading()
                 reason = "conversation unavailable; retry"
                 await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
                 return
@@ -229,6 +235,7 @@ class Connection:
                 await self._read()
                 nursery.cancel_scope.cancel()
         finally:
+            self._stop_reading()
             self._leave()
             log.info("connection closed", extra={**ids, "close_code": self.guard.close_code})
 
@@ -241,27 +248,52 @@ class Connection:
             # The actor drops a gone subscriber at its next broadcast.
             self.subscriber.drop()
 
+    def _stop_reading(self) -> None:
+        """Drop messages from now on, including one waiting for the history to be queued."""
+        self._reading_stopped = True
+        if self._sink is not None:
+            self._sink.discard()
+        # Wakes a message waiting to go live (this subscriber never will); it is then dropped.
+        self.subscriber.live.set()
+
     async def _read(self) -> None:
-        # Commands wait for the history to be queued, so replies never interleave with it.
-        await self.subscriber.live.wait()
-        assert self.actor is not None, "only a joined subscriber goes live"
+        """Handle received messages until the connection closes.
+
+        With a sink, trio-websocket's reader task calls ``_received`` itself and ``get_message``
+        only reports the end of the connection.
+        """
+        if self._sink is not None:
+            self._sink.attach(self._received)
         while True:
             try:
                 frame = await self.websocket.get_message()
             except ConnectionClosed:
                 return
-            decoded = codec.decode_client_event(frame, self.dialect)
-            refusal = self.guard.check(frame, decoded)
-            if refusal is not None:
-                # Straight to our own queue: a refused event never reaches the conversation.
-                self.guard.metrics.error(refusal.code)
-                self.subscriber.offer(Relayed(outbound.error_frame(refusal, event_id_of(decoded))))
-                continue
-            envelope = self._envelope_for(decoded)
-            try:
-                await self.actor.inbox.send(envelope)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return  # the actor is gone; the writer closes the connection
+            await self._received(frame)
+            if self._reading_stopped:
+                return
+
+    async def _received(self, frame: str | bytes) -> None:
+        """Decode one client event and pass it to the conversation (or refuse it)."""
+        # Commands wait for the history to be queued, so replies never interleave with it.
+        if not self.subscriber.live.is_set():
+            await self.subscriber.live.wait()
+        if self._reading_stopped:
+            return
+        assert self.actor is not None, "only a joined subscriber goes live"
+        decoded = codec.decode_client_event(frame, self.dialect)
+        refusal = self.guard.check(frame, decoded)
+        if refusal is not None:
+            # Straight to our own queue: a refused event never reaches the conversation.
+            self.guard.metrics.error(refusal.code)
+            self.subscriber.offer(Relayed(outbound.error_frame(refusal, event_id_of(decoded))))
+            return
+        envelope = self._envelope_for(decoded)
+        try:
+            await self.actor.inbox.send(envelope)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The actor is gone: it closed our queue, so the writer closes the connection.
+            self._reading_stopped = True
 
     def _envelope_for(self, decoded: ClientEvent | DecodeFailure) -> Envelope:
         origin = self.subscriber
@@ -308,11 +340,10 @@ class Connection:
                 self.subscriber.direct = self._write_now
             async with self._outbox:
                 while batch := await self._take_batch():
-                    self._writer_busy = True
                     for item in batch:
                         self.guard.sent(item, self._outbox)
                     await self._send_batch(batch)
-                    self._writer_busy = False
+                    self.subscriber.written(len(batch))
                     for item in batch:
                         if isinstance(item, Published):
                             self.last_version = item.version
@@ -331,29 +362,23 @@ class Connection:
             pass
         cancel_scope.cancel()
 
-    def _write_now(self, item: Outbound) -> bool:
-        """Write ``item`` to the socket at once if nothing is ahead of it; False: queue it.
+    def _write_now(self, item: Outbound) -> Outbound | None:
+        """Write ``item`` to the socket at once; return what is left to queue (None: nothing).
 
-        Called by the actor (same thread, no await): it saves a writer-task wake-up, a queue
-        round trip and a lock per recipient of every broadcast. What the socket does not take
-        at once is queued as raw bytes, ahead of anything queued later.
+        Called by the actor (same thread, no await) only when nothing is queued ahead of the
+        item: it saves a writer-task wake-up, a queue round trip and a lock per recipient of
+        every broadcast. What the socket does not take at once is queued as raw bytes.
         """
-        if (
-            self._writer_busy
-            or self._outbox.statistics().current_buffer_used
-            or isinstance(item, ResumeUnavailable)  # the writer must see it, to close
-        ):
-            return False
+        if isinstance(item, ResumeUnavailable):  # the writer must see it, to close
+            return item
         wire = outbound.wire_frames(item, self.dialect)
         written = fastsend.try_send(self.websocket, wire)
         if written is None:
-            return False
+            return item
         self.guard.sent(item, self._outbox)
         if isinstance(item, Published):
             self.last_version = item.version
-        if written < len(wire):
-            self.subscriber.queue.send_nowait(Relayed(wire[written:]))
-        return True
+        return Relayed(wire[written:]) if written < len(wire) else None
 
     async def _take_batch(self) -> list[Outbound]:
         """Everything queued (at most WRITE_BATCH items), waiting for one; [] once closed."""

@@ -40,6 +40,8 @@ CREATES = (ConversationItemCreate, GaConversationItemCreate)
 WRITES = (*CREATES, ConversationItemDelete, ConversationItemTruncate)
 # The gateway's close code for a connection whose outbound queue overflowed.
 CLOSE_SLOW_CONSUMER = 4008
+# One broadcast in this many per connection feeds the broadcast lag histogram.
+BROADCAST_LAG_SAMPLE = 16
 
 
 @attrs.define(eq=False)
@@ -56,6 +58,7 @@ class Guard:
     dialect: str = DEFAULT_DIALECT
     # The close code when the server closed the connection (None: the client closed it).
     close_code: int | None = None
+    _broadcasts_sent: int = 0
     _release: list["Gatekeeper"] = attrs.field(factory=list)
 
     @classmethod
@@ -93,7 +96,10 @@ class Guard:
         self.activity.touch()
         match item:
             case Published():
-                self.metrics.broadcast_lag.observe(outbox.statistics().current_buffer_used)
+                # Sampled: a histogram observation takes a lock, and this runs per recipient.
+                self._broadcasts_sent += 1
+                if not self._broadcasts_sent % BROADCAST_LAG_SAMPLE:
+                    self.metrics.broadcast_lag.observe(outbox.statistics().current_buffer_used)
             case Refused(rejection=rejection):
                 self.metrics.error(rejection.code)
             case _:

@@ -79,7 +79,8 @@ class Metrics:
         )
         self.broadcast_lag = Histogram(
             "chorus_broadcast_lag_events",
-            "Events already queued for a connection when it sends one (how far behind it is).",
+            "Events already queued for a connection when it sends one (how far behind it is);"
+            " sampled: every 16th broadcast of each connection.",
             buckets=LAG_BUCKETS,
             registry=r,
         )

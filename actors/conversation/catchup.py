@@ -65,7 +65,7 @@ async def catch_up(
                     f"log of {conversation_id!r} ends at {position}, but {until} was published"
                 )
             for record in records:
-                await subscriber.queue.send(Published(from_record(record), record.version))
+                await subscriber.put(Published(from_record(record), record.version))
                 position = record.version
         await rejoin.send(Envelope(Join(subscriber, position), subscriber))
     except (trio.BrokenResourceError, trio.ClosedResourceError):

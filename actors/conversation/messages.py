@@ -79,9 +79,13 @@ class Subscriber:
     overflowed: bool = False
     gone: bool = False
     live: trio.Event = attrs.field(factory=trio.Event)
-    # The connection's way to take an item at once (write it out) instead of queueing it; it
-    # returns False when anything is ahead of the item or the write would have to wait.
-    direct: Callable[[Outbound], bool] | None = None
+    # The connection's way to take an item at once (write it out) instead of queueing it. It is
+    # asked only when nothing is ahead of the item, and returns None when it wrote all of it, or
+    # what is left to queue: the item itself, or the rest of its bytes.
+    direct: Callable[[Outbound], Outbound | None] | None = None
+    # Items put in the queue that the connection has not yet reported ``written``: those still
+    # queued and those its writer holds. Zero means nothing is ahead of a new item.
+    backlog: int = 0
 
     def room(self) -> int:
         """How many more items the queue takes without waiting."""
@@ -89,11 +93,14 @@ class Subscriber:
         return int(stats.max_buffer_size - stats.current_buffer_used)
 
     def offer(self, item: Outbound) -> bool:
-        """Queue ``item`` without waiting; return False (and close the queue) when it is full."""
+        """Deliver ``item`` without waiting; return False (and close the queue) when it is full."""
         if self.gone:
             return False
-        if self.direct is not None and self.direct(item):
-            return True
+        if not self.backlog and self.direct is not None:
+            rest = self.direct(item)
+            if rest is None:
+                return True
+            item = rest
         try:
             self.queue.send_nowait(item)
         except trio.WouldBlock:
@@ -103,7 +110,25 @@ class Subscriber:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.drop()
             return False
+        self.backlog += 1
         return True
+
+    async def put(self, item: Outbound) -> None:
+        """Queue ``item``, waiting for room (catch-up: a slow reader slows only its own replay).
+
+        Raises BrokenResourceError or ClosedResourceError once the subscriber is gone.
+        """
+        # Counted before the wait: the writer may take and write it before this task resumes.
+        self.backlog += 1
+        try:
+            await self.queue.send(item)
+        except BaseException:
+            self.backlog -= 1
+            raise
+
+    def written(self, count: int) -> None:
+        """The connection wrote ``count`` items it took from the queue."""
+        self.backlog -= count
 
     def drop(self) -> None:
         self.gone = True

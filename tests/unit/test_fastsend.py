@@ -3,9 +3,11 @@
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import cast
 
 import pytest
 import trio
+import trio.lowlevel
 import wsproto
 from trio_websocket import (
     ConnectionClosed,
@@ -19,18 +21,28 @@ from wsproto.events import TextMessage
 from service import fastsend
 
 Handler = Callable[[WebSocketConnection], Awaitable[None]]
+HANDSHAKE = (
+    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+RequestHandler = Callable[[WebSocketRequest], Awaitable[None]]
 
 
 @asynccontextmanager
-async def serving(handler: Handler) -> AsyncIterator[tuple[int, trio.Event]]:
-    """A server on port 0 running ``handler`` on its first connection.
+async def serving(
+    handler: Handler | RequestHandler, *, wants_request: bool = False
+) -> AsyncIterator[tuple[int, trio.Event]]:
+    """A server on port 0 running ``handler`` on its first connection (or on its request).
 
     Yields the port and an event set once the handler returned (its assertions ran).
     """
     handled = trio.Event()
 
     async def accept(request: WebSocketRequest) -> None:
-        await handler(await request.accept())
+        if wants_request:
+            await cast(RequestHandler, handler)(request)
+        else:
+            await cast(Handler, handler)(await request.accept())
         handled.set()
 
     async with trio.open_nursery() as nursery:
@@ -103,11 +115,7 @@ async def test_abort_unblocks_a_writer_whose_peer_stopped_reading() -> None:
         with trio.fail_after(10):
             # A peer that completes the handshake by hand and then never reads.
             async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-                await stream.send_all(
-                    b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                    b"Sec-WebSocket-Version: 13\r\n\r\n"
-                )
+                await stream.send_all(HANDSHAKE)
                 await handled.wait()
     assert outcome == ["writer closed"]
 
@@ -131,3 +139,65 @@ async def test_try_send_writes_what_the_socket_takes_and_refuses_while_locked() 
             await handled.wait()
     assert received == ["direct"]
     assert results == [len(fastsend.text_frame("direct")), None, None]
+
+
+async def test_a_sink_hands_messages_to_its_handler_in_order_once_attached() -> None:
+    handled_messages: list[str | bytes] = []
+    all_handled = trio.Event()
+    ended: list[str] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        sink = fastsend.install_sink(request)
+        assert sink is not None
+        websocket = await request.accept()
+        await trio.sleep(0.2)  # messages arrive meanwhile and wait: nothing is attached yet
+        assert handled_messages == []
+
+        async def take(message: str | bytes) -> None:
+            await trio.lowlevel.checkpoint()  # a handler may wait; the reader reads on after it
+            handled_messages.append(message)
+            if len(handled_messages) == 51:
+                all_handled.set()
+
+        sink.attach(take)
+        with pytest.raises(ConnectionClosed):
+            await websocket.get_message()  # only reports the end: messages go to the sink
+        ended.append("closed")
+
+    async with serving(handler, wants_request=True) as (port, handled):
+        with trio.fail_after(5):
+            async with open_websocket("127.0.0.1", port, "/", use_ssl=False) as client:
+                for number in range(50):
+                    await client.send_message(f"m{number}")
+                await client.send_message(b"binary")
+                await all_handled.wait()
+            await handled.wait()
+    assert handled_messages == [*(f"m{number}" for number in range(50)), b"binary"]
+    assert ended == ["closed"]
+
+
+async def test_a_discarded_sink_drops_messages_and_the_connection_still_closes() -> None:
+    async def handler(request: WebSocketRequest) -> None:
+        sink = fastsend.install_sink(request)
+        assert sink is not None
+        websocket = await request.accept()
+        await trio.sleep(0.1)  # a message is waiting in the reader task
+        sink.discard()
+        # The reader must be free to take the client's close frame: aclose returns at once.
+        with trio.fail_after(2):
+            await websocket.aclose(1000, "bye")
+
+    async with serving(handler, wants_request=True) as (port, handled):
+        with trio.fail_after(5):
+            # By hand: trio-websocket's client leaks its socket when the server closes first.
+            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+                await stream.send_all(HANDSHAKE)
+                payload = b"never handled"  # masked with a zero key, so sent as is
+                await stream.send_all(bytes([0x81, 0x80 | len(payload)]) + bytes(4) + payload)
+                close_frame = bytes([0x88, 5]) + (1000).to_bytes(2, "big") + b"bye"
+                received = b""
+                while not received.endswith(close_frame):
+                    received += await stream.receive_some()
+                await stream.send_all(bytes([0x88, 0x80]) + bytes(4))  # the closing handshake
+                assert await stream.receive_some() == b""  # and the server ends the connection
+            await handled.wait()
