@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 SEND_ATTEMPTS = 3
 
 
+# How often, at most, idle actors are looked for (seconds).
+MAX_PASSIVATION_INTERVAL = 5.0
+
+
 class ConversationUnavailable(Exception):
     """No actor of the conversation accepted the request (it kept stopping or crashing)."""
 
@@ -50,6 +54,8 @@ class Registry:
         self._max_items = max_items
         self._actors: dict[str, ConversationActor] = {}
         self._all_stopped = trio.Event()
+        self._closed = trio.Event()
+        self._passivating = False
         self.closing = False
         self.crashes = 0
         self.counters = Counters()
@@ -67,6 +73,7 @@ class Registry:
     def close(self) -> None:
         """Stop every actor once it has served what is queued; ``actor_for`` then refuses."""
         self.closing = True
+        self._closed.set()
         for actor in self._actors.values():
             actor.inbox.close()
         if not self._actors:
@@ -97,6 +104,9 @@ class Registry:
             )
             self._actors[conversation_id] = actor
             self._nursery.start_soon(self._supervise, actor, name=f"actor:{conversation_id}")
+            if not self._passivating and math.isfinite(self._idle_timeout):
+                self._passivating = True
+                self._nursery.start_soon(self._passivate_idle_actors, name="passivation")
         return actor
 
     async def send(self, conversation_id: str, envelope: Envelope) -> ConversationActor:
@@ -117,6 +127,20 @@ class Registry:
             return actor
         raise ConversationUnavailable(conversation_id)
 
+    async def _passivate_idle_actors(self) -> None:
+        """Stop idle actors until ``close``: each is idle for between 1 and 1.125 timeouts."""
+        interval = min(self._idle_timeout / 8, MAX_PASSIVATION_INTERVAL)
+        while True:
+            with trio.move_on_after(interval):
+                await self._closed.wait()
+                return
+            now = trio.current_time()
+            for actor in self.live():
+                if actor.passivate_if_idle(now):
+                    self.counters.passivations += 1
+                    # A request for the conversation now starts a fresh actor at once.
+                    self._forget(actor)
+
     def _forget(self, actor: ConversationActor) -> None:
         if self._actors.get(actor.conversation_id) is actor:
             del self._actors[actor.conversation_id]
@@ -132,8 +156,5 @@ class Registry:
                 "conversation actor crashed; it is rebuilt from the log on next use",
                 extra={"conversation_id": actor.conversation_id},
             )
-        else:
-            if not self.closing:
-                self.counters.passivations += 1
         finally:
             self._forget(actor)

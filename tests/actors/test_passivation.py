@@ -1,5 +1,6 @@
 """Idle actors passivate and come back from the log; no request is lost in the race."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -9,6 +10,7 @@ from actors.conversation import core
 from actors.conversation.messages import Envelope, Join, Leave, Outbound, Published, Subscriber
 from actors.conversation.model import ContentKind, ContentPart, Item, ItemType, Role
 from actors.registry import Registry
+from actors.store.base import NewEvent
 from actors.store.memory import MemoryEventStore
 from actors.store.sqlite import open_sqlite_store
 
@@ -141,6 +143,29 @@ async def test_a_connection_gone_without_its_leave_does_not_keep_the_actor(
         await trio.testing.wait_all_tasks_blocked()
         vanished.drop()  # what a connection does when the inbox had no room for its Leave
         await trio.sleep(11)
+        assert "c" not in registry
+        assert registry.counters.passivations == 1
+        nursery.cancel_scope.cancel()
+
+
+class SlowStore(MemoryEventStore):
+    async def append(self, conversation_id: str, expected: int, events: Sequence[NewEvent]) -> int:
+        await trio.sleep(20)  # longer than the idle timeout
+        return await super().append(conversation_id, expected, events)
+
+
+async def test_an_actor_waiting_on_its_log_is_not_idle(autojump_clock: trio.abc.Clock) -> None:
+    store = SlowStore()
+    async with trio.open_nursery() as nursery:
+        registry = Registry(store, nursery, idle_timeout=5)
+        origin, _ = subscriber()
+        await registry.send("c", Envelope(create("slow"), origin))
+        await trio.sleep(15)
+        assert "c" in registry  # mid-append: a fresh actor would not see the item
+        await trio.sleep(6)  # the append is durable at 20 s
+        assert [record.version for record in await store.read("c")] == [1]
+        assert "c" in registry  # idle since 20 s only
+        await trio.sleep(6)
         assert "c" not in registry
         assert registry.counters.passivations == 1
         nursery.cancel_scope.cancel()
