@@ -1,7 +1,8 @@
-"""One WebSocket connection: the handshake, a reader and a writer task, and routing to the actor.
+"""One WebSocket connection: the handshake, reading, a writer task, and routing to the actor.
 
-The reader decodes client events and sends them to the conversation's actor; the writer drains
-the connection's bounded outbound queue, which only the actor fills. Bad input becomes an
+Received messages are decoded in trio-websocket's own reader task (``fastsend.MessageSink``) and
+sent to the conversation's actor; the writer drains the connection's bounded outbound queue,
+which only the actor fills (or the actor writes straight to an idle socket). Bad input becomes an
 ``error`` event and never closes the connection.
 
 A connection joins as a writer (the default) or an observer (``role=observer``, read-only), and
