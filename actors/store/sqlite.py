@@ -156,16 +156,14 @@ class SqliteEventStore:
         # whole switch interval (5 ms); per-append calls made a loaded server's commits slow.
         connection = self._writer
         conversations = list({pending.conversation_id for pending in batch})
-        placeholders = ",".join("?" * len(conversations))
         try:
             connection.execute("BEGIN IMMEDIATE")
-            versions: dict[str, int] = dict(
-                connection.execute(
-                    "SELECT conversation_id, MAX(version) FROM events"
-                    f" WHERE conversation_id IN ({placeholders}) GROUP BY conversation_id",
-                    conversations,
+            versions: dict[str, int] = {
+                conversation_id: version or 0
+                for conversation_id, version in connection.execute(
+                    _versions_query(len(conversations)), conversations
                 ).fetchall()
-            )
+            }
             rows: list[tuple[str, int, str, bytes]] = []
             for pending in batch:
                 actual = versions.get(pending.conversation_id, 0)
@@ -194,6 +192,21 @@ class SqliteEventStore:
             return
         self.commits += 1
         self.appends += len(batch)
+
+
+def _versions_query(count: int) -> str:
+    """The last version of each of ``count`` conversations, in one statement.
+
+    One index seek per conversation: ``MAX(version) ... GROUP BY conversation_id`` over an ``IN``
+    list walked every event of each conversation, so commits slowed as conversations grew
+    (0.5 s per commit at 100k events each).
+    """
+    rows = ",".join(["(?)"] * count)
+    return (
+        f"WITH batch(conversation_id) AS (VALUES {rows}) SELECT conversation_id,"
+        " (SELECT MAX(version) FROM events WHERE events.conversation_id = batch.conversation_id)"
+        " FROM batch"
+    )
 
 
 @asynccontextmanager

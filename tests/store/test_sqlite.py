@@ -32,3 +32,39 @@ async def test_appends_from_many_conversations_share_commits(tmp_path: Path) -> 
         assert store.appends == 250
         # Group commit: far fewer transactions than appends.
         assert store.commits < store.appends / 5
+
+
+async def commit_steps(store: SqliteEventStore, conversations: list[str], version: int) -> int:
+    """SQLite virtual-machine steps (in hundreds) of one commit appending to ``conversations``."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    store._writer.set_progress_handler(count, 100)
+    try:
+        async with trio.open_nursery() as nursery:
+            for conversation in conversations:
+                nursery.start_soon(store.append, conversation, version, [NewEvent("k", b"x")])
+    finally:
+        store._writer.set_progress_handler(None, 0)
+    return steps
+
+
+async def test_a_commit_costs_the_same_however_long_the_conversations_are(
+    tmp_path: Path,
+) -> None:
+    # Checking versions must seek the end of each conversation, not walk all its events.
+    async with open_sqlite_store(tmp_path / "log.sqlite3") as store:
+        assert isinstance(store, SqliteEventStore)
+        short, long = ["s1", "s2", "s3"], ["l1", "l2", "l3"]
+        for conversation in short:
+            await store.append(conversation, 0, [NewEvent("k", b"x")] * 10)
+        for conversation in long:
+            await store.append(conversation, 0, [NewEvent("k", b"x")] * 5_000)
+        short_steps = await commit_steps(store, short, 10)
+        long_steps = await commit_steps(store, long, 5_000)
+        assert await store.current_version("l1") == 5_001
+    assert long_steps <= 2 * short_steps + 5, (short_steps, long_steps)
