@@ -12,6 +12,7 @@ from service.config import Settings
 from service.gateway import ENDPOINT, handle_request
 from service.guard import Gatekeeper
 from service.http import OpsEndpoints, serve_ops
+from service.keepalive import Keepalive
 from service.metrics import InstrumentedStore, Metrics
 from service.shutdown import ServerControl
 
@@ -46,7 +47,13 @@ async def serve(
                 max_items=settings.max_items or None,
             )
             metrics.watch(registry)
-            gatekeeper = Gatekeeper(settings, control, metrics, registry)
+            keepalive = Keepalive(
+                ping_interval=settings.ping_interval,
+                ping_timeout=settings.ping_timeout,
+                idle_timeout=settings.idle_timeout,
+            )
+            await service_nursery.start(keepalive.run)
+            gatekeeper = Gatekeeper(settings, control, metrics, registry, keepalive)
             if settings.http_port is not None:
                 endpoints = OpsEndpoints(metrics, functools.partial(_not_ready, store, control))
                 control.http_port = await service_nursery.start(

@@ -232,7 +232,6 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, nursery.cancel_scope)
-                nursery.start_soon(self.guard.keepalive, self.websocket)
                 await self._read()
                 nursery.cancel_scope.cancel()
         finally:

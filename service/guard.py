@@ -2,14 +2,14 @@
 
 ``Gatekeeper.admit`` runs before the WebSocket upgrade (so every refusal is an HTTP status with a
 JSON body) and returns a ``Guard`` for the connection: its principal and role, its rate limit
-bucket, its activity clock for keepalive, and the metrics it feeds. The gateway consults the
-guard; all the policy lives here so the gateway's own edits stay small.
+bucket, its activity clock and place in the server's keepalive, and the metrics it feeds. The
+gateway consults the guard; all the policy lives here so the gateway's own edits stay small.
 """
 
 import functools
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 
 import attrs
 import trio
@@ -20,6 +20,7 @@ from actors.registry import Registry
 from service import limits
 from service.auth import ANONYMOUS, Denied, Principal, authenticate
 from service.config import Settings
+from service.keepalive import Keepalive
 from service.limits import Activity, TokenBucket
 from service.metrics import Metrics
 from service.protocol.codec import ClientEvent, DecodeFailure
@@ -56,6 +57,7 @@ class Guard:
     activity: Activity = attrs.field(factory=Activity)
     bucket: TokenBucket | None = None
     dialect: str = DEFAULT_DIALECT
+    keepalive: Keepalive | None = None
     # The close code when the server closed the connection (None: the client closed it).
     close_code: int | None = None
     _broadcasts_sent: int = 0
@@ -114,7 +116,10 @@ class Guard:
         websocket: WebSocketConnection | None = None
         try:
             websocket = await request.accept(subprotocol=self.subprotocol)
-            with self.metrics.connection(dialect=self.dialect, role=self.role):
+            with (
+                self.metrics.connection(dialect=self.dialect, role=self.role),
+                self._kept_alive(websocket),
+            ):
                 if self.control is None:
                     yield websocket
                 else:
@@ -146,16 +151,12 @@ class Guard:
         if code == CLOSE_SLOW_CONSUMER:
             self.metrics.slow_consumer_closes.inc()
 
-    async def keepalive(self, websocket: WebSocketConnection) -> None:
-        """Ping and watch for idleness until the connection closes (see ``limits.keepalive``)."""
-        settings = self.settings
-        await limits.keepalive(
-            websocket,
-            functools.partial(self.close, websocket),
-            self.activity,
-            ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
-            idle_timeout=settings.idle_timeout,
+    def _kept_alive(self, websocket: WebSocketConnection) -> AbstractContextManager[None]:
+        """Pings and idle closes for ``websocket`` by the server's keepalive task, if any."""
+        if self.keepalive is None:
+            return nullcontext()
+        return self.keepalive.watching(
+            websocket, self.activity, functools.partial(self.close, websocket)
         )
 
 
@@ -163,8 +164,14 @@ class Gatekeeper:
     """Admits connections to one server: shutdown, keys, connection and conversation limits."""
 
     def __init__(
-        self, settings: Settings, control: ServerControl, metrics: Metrics, registry: Registry
+        self,
+        settings: Settings,
+        control: ServerControl,
+        metrics: Metrics,
+        registry: Registry,
+        keepalive: Keepalive | None = None,
     ) -> None:
+        self.keepalive = keepalive
         self.settings = settings
         self.control = control
         self.metrics = metrics
@@ -235,6 +242,7 @@ class Gatekeeper:
             self.control,
             Activity(),
             bucket,
+            keepalive=self.keepalive,
             release=[self],
         )
 

@@ -1,4 +1,4 @@
-"""Per-connection limits: the rate limit token bucket, item size, keepalive pings, idle timeout.
+"""Per-connection limits: the rate limit token bucket, item size; codes for keepalive closes.
 
 Every limit answers with a documented ``error`` code (the connection stays) or close code:
 
@@ -9,18 +9,15 @@ Every limit answers with a documented ``error`` code (the connection stays) or c
     observer sends a write                       error observer_cannot_write
     no pong within --ping-timeout                close 1011
     nothing sent or received for --idle-timeout  close 4001
+
+The last two are enforced by service/keepalive.py, one task for all connections.
 """
 
-import logging
-import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from service.protocol.errors import ProtocolError
-
-log = logging.getLogger(__name__)
 
 CLOSE_KEEPALIVE_TIMEOUT = 1011
 CLOSE_IDLE_TIMEOUT = 4001
@@ -80,40 +77,3 @@ class Activity:
 
     def touch(self) -> None:
         self.last = trio.current_time()
-
-
-async def keepalive(
-    websocket: WebSocketConnection,
-    close: Callable[[int, str], Awaitable[None]],
-    activity: Activity,
-    *,
-    ping_interval: float,
-    ping_timeout: float,
-    idle_timeout: float,
-) -> None:
-    """Ping the peer every ``ping_interval`` and close the connection when it stops answering.
-
-    Closes with 1011 when a pong does not come within ``ping_timeout`` and with 4001 when no
-    message went either way for ``idle_timeout``. A zero interval or timeout disables that check.
-    It closes through ``close(code, reason)``. Returns when the connection is closed.
-    """
-    interval = ping_interval if ping_interval > 0 else math.inf
-    idle = idle_timeout if idle_timeout > 0 else math.inf
-    try:
-        while True:
-            next_ping = trio.current_time() + interval
-            await trio.sleep_until(min(next_ping, activity.last + idle))
-            if trio.current_time() >= activity.last + idle:
-                log.info("closing idle connection", extra={"idle_seconds": idle})
-                await close(CLOSE_IDLE_TIMEOUT, "idle timeout")
-                return
-            if trio.current_time() < next_ping:
-                continue
-            with trio.move_on_after(ping_timeout if ping_timeout > 0 else math.inf) as scope:
-                await websocket.ping()
-            if scope.cancelled_caught:
-                log.info("closing unresponsive connection", extra={"ping_timeout": ping_timeout})
-                await close(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
-                return
-    except ConnectionClosed:
-        return

@@ -97,3 +97,26 @@ async def test_a_silent_tcp_client_is_dropped_after_the_handshake_timeout() -> N
             stream = await trio.open_tcp_stream("127.0.0.1", port)
             async with stream:
                 assert await stream.receive_some(100) == b""
+
+
+async def test_a_client_that_never_answers_pings_is_closed_with_1011() -> None:
+    async with running_server(ping_interval=0.05, ping_timeout=0.1) as url:
+        port = int(url.split(":")[2].split("/")[0])
+        with trio.fail_after(5):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                # A client by hand that reads everything and answers nothing.
+                await stream.send_all(
+                    b"GET /v1/realtime?conversation=silent HTTP/1.1\r\nHost: x\r\n"
+                    b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n"
+                )
+                received = b""
+                close_frame = b"\x88"  # opcode 8, then the length and code 1011
+                while close_frame + bytes([len(b"keepalive ping timeout") + 2]) not in received:
+                    received += await stream.receive_some()
+                after_close = received.split(close_frame)[-1]
+    assert b"\x89" in received  # a ping came first
+    assert after_close[1:3] == (1011).to_bytes(2, "big")
+    assert after_close[3:].startswith(b"keepalive ping timeout")

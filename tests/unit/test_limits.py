@@ -1,9 +1,12 @@
-"""The token bucket and the keepalive loop, on virtual time."""
+"""The token bucket and the server's keepalive task, on virtual time."""
+
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 
 import trio
 import trio.testing
 
-from service import limits
+from service.keepalive import Keepalive
 from service.limits import Activity, TokenBucket
 
 
@@ -23,53 +26,66 @@ class FakeSocket:
     def __init__(self, delay: float | None) -> None:
         self.delay = delay
         self.pings = 0
+        self.abandoned_pings = 0
 
     async def ping(self) -> None:
         self.pings += 1
-        if self.delay is None:
-            await trio.sleep_forever()
-        await trio.sleep(self.delay)
+        try:
+            if self.delay is None:
+                await trio.sleep_forever()
+            await trio.sleep(self.delay)
+        except trio.Cancelled:
+            self.abandoned_pings += 1
+            raise
 
 
-async def run_keepalive(
-    socket: FakeSocket, activity: Activity, *, idle: float, pings: float = 1.0
-) -> list[int]:
+@asynccontextmanager
+async def monitor(*, idle: float, pings: float = 1.0) -> AsyncIterator[Keepalive]:
+    keepalive = Keepalive(ping_interval=pings, ping_timeout=2, idle_timeout=idle)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(keepalive.run)
+        yield keepalive
+        nursery.cancel_scope.cancel()
+
+
+async def closes_of(keepalive: Keepalive, socket: FakeSocket, activity: Activity) -> list[int]:
+    """Watch ``socket`` until the keepalive closes it; the close codes it used."""
     closes: list[int] = []
+    closed = trio.Event()
 
     async def close(code: int, reason: str) -> None:
         closes.append(code)
+        closed.set()
 
-    with trio.fail_after(100):
-        await limits.keepalive(
-            socket,  # type: ignore[arg-type]
-            close,
-            activity,
-            ping_interval=pings,
-            ping_timeout=2,
-            idle_timeout=idle,
-        )
+    with trio.fail_after(100), keepalive.watching(socket, activity, close):
+        await closed.wait()
     return closes
 
 
 async def test_a_peer_that_stops_answering_pings_is_closed_with_1011(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    assert await run_keepalive(FakeSocket(None), Activity(), idle=0) == [1011]
+    async with monitor(idle=0) as keepalive:
+        started = trio.current_time()
+        assert await closes_of(keepalive, FakeSocket(None), Activity()) == [1011]
+        # The first ping after 1 s (plus at most a tick), then 2 s for the pong.
+        assert 3 <= trio.current_time() - started <= 3.25 + 1e-9
 
 
 async def test_an_idle_peer_is_closed_with_4001_although_it_answers_pings(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     socket = FakeSocket(0.01)
-    assert await run_keepalive(socket, Activity(), idle=10) == [4001]
-    assert socket.pings >= 9
+    async with monitor(idle=10) as keepalive:
+        assert await closes_of(keepalive, socket, Activity()) == [4001]
+    assert socket.pings >= 7
 
 
 async def test_activity_postpones_the_idle_timeout(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     activity = Activity()
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, monitor(idle=5, pings=0) as keepalive:
 
         async def busy() -> None:
             for _ in range(5):
@@ -78,5 +94,45 @@ async def test_activity_postpones_the_idle_timeout(
 
         nursery.start_soon(busy)
         started = trio.current_time()
-        assert await run_keepalive(FakeSocket(0), activity, idle=5, pings=0) == [4001]
+        assert await closes_of(keepalive, FakeSocket(0), activity) == [4001]
         assert trio.current_time() - started >= 25
+
+
+async def test_a_ping_in_flight_is_abandoned_when_its_connection_goes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    socket = FakeSocket(None)
+
+    async def close(code: int, reason: str) -> None:
+        raise AssertionError("a connection that went away is not closed again")
+
+    async with monitor(idle=0) as keepalive:
+        with keepalive.watching(socket, Activity(), close):
+            await trio.sleep(1.5)  # a ping is waiting for its pong
+        assert socket.pings == 1
+        await trio.testing.wait_all_tasks_blocked()
+        assert socket.abandoned_pings == 1
+        await trio.sleep(10)
+        assert len(keepalive) == 0
+
+
+async def test_every_connection_of_a_large_server_is_pinged(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sockets = [FakeSocket(0) for _ in range(1_200)]  # more than one sweep slice
+
+    async def close(code: int, reason: str) -> None:
+        raise AssertionError(f"closed with {code}")
+
+    async with monitor(idle=0) as keepalive:
+        with ExitStack() as watching:
+            for socket in sockets:
+                watching.enter_context(keepalive.watching(socket, Activity(), close))
+            await trio.sleep(3)
+    assert all(socket.pings >= 2 for socket in sockets)
+
+
+def test_a_keepalive_with_nothing_to_do_has_no_ticks() -> None:
+    assert not Keepalive(ping_interval=0, ping_timeout=5, idle_timeout=0).enabled
+    assert Keepalive(ping_interval=20, ping_timeout=20, idle_timeout=900).tick == 1.0
+    assert Keepalive(ping_interval=0, ping_timeout=0, idle_timeout=0.2).tick == 0.05

@@ -1,0 +1,128 @@
+"""Keepalive for every connection of a server from one task: pings, and closing silent peers.
+
+Each connection is pinged every ``ping_interval`` and closed with 1011 when a pong does not come
+within ``ping_timeout``, and closed with 4001 when no message went either way for
+``idle_timeout`` (a zero disables that check). A task per connection for this cost about 3.7 KiB
+of each idle connection's ~38 KiB (measured with `python -m bench.run --cases idle`); one sweep
+over all connections every ``tick`` costs about a microsecond per connection, and a ping or a
+close gets a short-lived task of its own only while it is in progress.
+"""
+
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import attrs
+import trio
+from trio_websocket import ConnectionClosed
+
+from service.limits import CLOSE_IDLE_TIMEOUT, CLOSE_KEEPALIVE_TIMEOUT, Activity
+
+log = logging.getLogger(__name__)
+
+# Sweeps are at most this far apart (seconds), and give other tasks a turn every SWEEP_SLICE
+# connections so a large server does not stall its event loop for a whole sweep.
+MAX_TICK = 1.0
+MIN_TICK = 0.005
+SWEEP_SLICE = 500
+
+
+class Pingable(Protocol):
+    async def ping(self) -> None: ...
+
+
+@attrs.define(eq=False)
+class Watched:
+    """One connection under watch; ``busy`` while a ping or a close for it is in progress."""
+
+    websocket: Pingable
+    activity: Activity
+    close: Callable[[int, str], Awaitable[None]]
+    next_ping: float
+    busy: bool = False
+    # The ping in progress, cancelled if the connection goes first (no use waiting for a pong).
+    ping_scope: trio.CancelScope | None = None
+
+
+class Keepalive:
+    """Watches connections (``watching``) while ``run`` runs; run it with ``nursery.start``."""
+
+    def __init__(self, *, ping_interval: float, ping_timeout: float, idle_timeout: float) -> None:
+        self.ping_interval = ping_interval if ping_interval > 0 else math.inf
+        self.ping_timeout = ping_timeout if ping_timeout > 0 else math.inf
+        self.idle_timeout = idle_timeout if idle_timeout > 0 else math.inf
+        finite = [t for t in (self.ping_interval, self.idle_timeout) if math.isfinite(t)]
+        # A quarter of the shortest period: a ping or an idle close comes at most that late.
+        self.tick = max(MIN_TICK, min([MAX_TICK, *(t / 4 for t in finite)]))
+        self.enabled = bool(finite)
+        self._watched: dict[Watched, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._watched)
+
+    @contextmanager
+    def watching(
+        self,
+        websocket: Pingable,
+        activity: Activity,
+        close: Callable[[int, str], Awaitable[None]],
+    ) -> Iterator[None]:
+        """Watch ``websocket`` for the block; ``close(code, reason)`` closes it."""
+        watched = Watched(websocket, activity, close, trio.current_time() + self.ping_interval)
+        self._watched[watched] = None
+        try:
+            yield
+        finally:
+            del self._watched[watched]
+            if watched.ping_scope is not None:
+                watched.ping_scope.cancel()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Sweep the watched connections every ``tick`` until cancelled."""
+        async with trio.open_nursery() as nursery:
+            task_status.started()
+            if not self.enabled:
+                return
+            while True:
+                await trio.sleep(self.tick)
+                await self._sweep(nursery)
+
+    async def _sweep(self, nursery: trio.Nursery) -> None:
+        now = trio.current_time()
+        for count, watched in enumerate(list(self._watched), start=1):
+            if count % SWEEP_SLICE == 0:
+                await trio.lowlevel.checkpoint()
+                now = trio.current_time()
+            if watched.busy or watched not in self._watched:
+                continue
+            if now >= watched.activity.last + self.idle_timeout:
+                watched.busy = True
+                nursery.start_soon(self._close_idle, watched)
+            elif now >= watched.next_ping:
+                watched.busy = True
+                nursery.start_soon(self._ping, watched)
+
+    async def _close_idle(self, watched: Watched) -> None:
+        log.info("closing idle connection", extra={"idle_seconds": self.idle_timeout})
+        with contextlib.suppress(ConnectionClosed):
+            await watched.close(CLOSE_IDLE_TIMEOUT, "idle timeout")
+
+    async def _ping(self, watched: Watched) -> None:
+        try:
+            with trio.CancelScope() as watched.ping_scope:
+                with trio.move_on_after(self.ping_timeout) as waiting:
+                    await watched.websocket.ping()
+            watched.ping_scope = None
+            if waiting.cancelled_caught:
+                log.info(
+                    "closing unresponsive connection", extra={"ping_timeout": self.ping_timeout}
+                )
+                await watched.close(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
+                return  # stays busy: it is closing
+        except ConnectionClosed:
+            return
+        watched.next_ping = trio.current_time() + self.ping_interval
+        watched.busy = False
