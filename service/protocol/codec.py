@@ -8,6 +8,7 @@ No cattrs or orjson exception escapes it.
 
 import base64
 import binascii
+import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -158,6 +159,39 @@ def _is_list(cls: Any) -> bool:
     return typing.get_origin(cls) is list
 
 
+def _is_optional(cls: Any) -> bool:
+    """``X | None`` (or ``Optional[X]``) for a single ``X``."""
+    args = typing.get_args(cls)
+    return (
+        typing.get_origin(cls) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+    )
+
+
+def _optional_hook(converter: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    """``X | None`` as cattrs does it, but with ``X``'s hook looked up once, not per value.
+
+    The per-value lookup (which hashes the type) was nearly half of decoding a create.
+    """
+
+    def factory(cls: Any) -> Callable[[Any, Any], Any]:
+        inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
+        handler: Callable[[Any, Any], Any] | None = None
+
+        def structure(value: Any, _: Any) -> Any:
+            nonlocal handler
+            if value is None:
+                return None
+            if handler is None:  # on first use: every hook is registered by then
+                handler = converter.get_structure_hook(inner)
+            return handler(value, inner)
+
+        return structure
+
+    return factory
+
+
 def _ga_item_hook(converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
     """Pick the GA item class by ``type`` (and ``role`` for messages), then structure it.
 
@@ -191,6 +225,7 @@ def _tag(value: dict[str, Any], name: str, allowed: list[str]) -> str:
 
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook_factory(_is_optional, _optional_hook(converter))
     converter.register_structure_hook(str, _strict(str, "a string"))
     converter.register_structure_hook(int, _strict(int, "an integer"))
     converter.register_structure_hook(bool, _strict(bool, "a boolean"))
