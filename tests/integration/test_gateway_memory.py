@@ -8,12 +8,23 @@ import orjson
 import pytest
 import trio
 import trio.testing
-from trio_websocket import WebSocketConnection, wrap_client_stream, wrap_server_stream
+from trio_websocket import (
+    ConnectionClosed,
+    WebSocketConnection,
+    wrap_client_stream,
+    wrap_server_stream,
+)
 
 from actors.registry import Registry
+from actors.store.base import StoredEvent
 from actors.store.memory import MemoryEventStore
 from service.config import Settings
-from service.gateway import HandshakeRejected, handle_request, parse_target
+from service.gateway import (
+    CLOSE_RESUME_UNAVAILABLE,
+    HandshakeRejected,
+    handle_request,
+    parse_target,
+)
 
 
 @asynccontextmanager
@@ -96,3 +107,53 @@ def test_other_query_parameters_are_ignored() -> None:
     assert join.model == "gpt-4o-realtime"
     with pytest.raises(HandshakeRejected):
         parse_target("/v1/realtime?conversation=a.b")
+
+
+class GatedStore(MemoryEventStore):
+    """Reads wait until ``opened`` is set: the actor is still loading the conversation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = trio.Event()
+
+    async def read(
+        self, conversation_id: str, after_version: int = 0, limit: int = 1000
+    ) -> list[StoredEvent]:
+        await self.opened.wait()
+        return await super().read(conversation_id, after_version, limit)
+
+
+async def test_a_message_waiting_for_a_refused_resume_does_not_hold_up_the_close() -> None:
+    # The message waits in trio-websocket's reader task for a history that never comes; the
+    # refusal and its close must still go out, and the server's handler finish.
+    store = GatedStore()
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    handled = trio.Event()
+    async with trio.open_nursery() as nursery:
+        registry = Registry(store, nursery)
+
+        async def server() -> None:
+            request = await wrap_server_stream(nursery, server_stream)
+            await handle_request(request, registry, Settings(store_url="memory://"))
+            handled.set()
+
+        nursery.start_soon(server)
+        with trio.fail_after(5):
+            ws = await wrap_client_stream(
+                nursery,
+                client_stream,  # type: ignore[arg-type]
+                "localhost",
+                "/v1/realtime?conversation=c&after=5",  # past the end: refused once loaded
+                extra_headers=[(b"OpenAI-Beta", b"realtime=v1")],
+            )
+            await ws.send_message('{"type": "conversation.item.create", "item": {}}')
+            await trio.testing.wait_all_tasks_blocked()
+            store.opened.set()
+            types = [(await next_event(ws))["type"] for _ in range(3)]
+            assert types == ["session.created", "conversation.created", "error"]
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.get_message()
+            assert closed.value.reason is not None
+            assert closed.value.reason.code == CLOSE_RESUME_UNAVAILABLE
+            await handled.wait()
+        nursery.cancel_scope.cancel()
