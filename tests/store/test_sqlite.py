@@ -68,3 +68,15 @@ async def test_a_commit_costs_the_same_however_long_the_conversations_are(
         long_steps = await commit_steps(store, long, 5_000)
         assert await store.current_version("l1") == 5_001
     assert long_steps <= 2 * short_steps + 5, (short_steps, long_steps)
+
+
+async def test_one_commit_takes_appends_to_many_conversations(tmp_path: Path) -> None:
+    # More conversations in one version check than SQLite allows terms in a compound SELECT.
+    async with open_sqlite_store(tmp_path / "log.sqlite3") as store:
+        assert isinstance(store, SqliteEventStore)
+        async with trio.open_nursery() as nursery:
+            for conversation in range(600):
+                nursery.start_soon(store.append, f"c{conversation}", 0, [NewEvent("k", b"x")])
+        assert store.appends == 600
+        assert store.commits < 10
+        assert await store.current_version("c599") == 1
