@@ -51,6 +51,7 @@ async def serve(
                 ping_interval=settings.ping_interval,
                 ping_timeout=settings.ping_timeout,
                 idle_timeout=settings.idle_timeout,
+                close_timeout=settings.handshake_timeout,
             )
             await service_nursery.start(keepalive.run)
             gatekeeper = Gatekeeper(settings, control, metrics, registry, keepalive)

@@ -50,7 +50,17 @@ class Watched:
 class Keepalive:
     """Watches connections (``watching``) while ``run`` runs; run it with ``nursery.start``."""
 
-    def __init__(self, *, ping_interval: float, ping_timeout: float, idle_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        ping_interval: float,
+        ping_timeout: float,
+        idle_timeout: float,
+        close_timeout: float = 10.0,
+    ) -> None:
+        # A close whose handshake the peer does not finish within this is cut short (its TCP
+        # connection closed): an unresponsive peer would otherwise hold the connection forever.
+        self.close_timeout = close_timeout
         self.ping_interval = ping_interval if ping_interval > 0 else math.inf
         self.ping_timeout = ping_timeout if ping_timeout > 0 else math.inf
         self.idle_timeout = idle_timeout if idle_timeout > 0 else math.inf
@@ -107,8 +117,12 @@ class Keepalive:
 
     async def _close_idle(self, watched: Watched) -> None:
         log.info("closing idle connection", extra={"idle_seconds": self.idle_timeout})
-        with contextlib.suppress(ConnectionClosed):
-            await watched.close(CLOSE_IDLE_TIMEOUT, "idle timeout")
+        await self._close(watched, CLOSE_IDLE_TIMEOUT, "idle timeout")
+
+    async def _close(self, watched: Watched, code: int, reason: str) -> None:
+        # Cancelling a WebSocket close closes its TCP connection (trio-websocket's aclose).
+        with contextlib.suppress(ConnectionClosed), trio.move_on_after(self.close_timeout):
+            await watched.close(code, reason)
 
     async def _ping(self, watched: Watched) -> None:
         try:
@@ -120,7 +134,7 @@ class Keepalive:
                 log.info(
                     "closing unresponsive connection", extra={"ping_timeout": self.ping_timeout}
                 )
-                await watched.close(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
+                await self._close(watched, CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
                 return  # stays busy: it is closing
         except ConnectionClosed:
             return

@@ -100,7 +100,7 @@ async def test_a_silent_tcp_client_is_dropped_after_the_handshake_timeout() -> N
 
 
 async def test_a_client_that_never_answers_pings_is_closed_with_1011() -> None:
-    async with running_server(ping_interval=0.05, ping_timeout=0.1) as url:
+    async with running_server(ping_interval=0.05, ping_timeout=0.1, handshake_timeout=0.3) as url:
         port = int(url.split(":")[2].split("/")[0])
         with trio.fail_after(5):
             stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -114,8 +114,9 @@ async def test_a_client_that_never_answers_pings_is_closed_with_1011() -> None:
                 )
                 received = b""
                 close_frame = b"\x88"  # opcode 8, then the length and code 1011
-                while close_frame + bytes([len(b"keepalive ping timeout") + 2]) not in received:
-                    received += await stream.receive_some()
+                # It never answers the close either: the server must still let the connection go.
+                while chunk := await stream.receive_some():
+                    received += chunk
                 after_close = received.split(close_frame)[-1]
     assert b"\x89" in received  # a ping came first
     assert after_close[1:3] == (1011).to_bytes(2, "big")
