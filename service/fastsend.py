@@ -15,18 +15,29 @@ blocked data).
 reader task hands each received message to the gateway at once: without it, every message
 crosses a channel to a second task (a task switch per message, and a task per connection).
 
+``FastWsproto`` stands in for a connection's wsproto object and parses the usual client frames
+with ``wsframes.FastFrameReader``, handing the connection to wsproto for good at the first
+frame that is not usual (see service/wsframes.py).
+
 This relies on trio-websocket internals (``_stream``, ``_stream_lock``,
-``_close_reason``, ``_abort_web_socket``, ``_send_channel`` and ``_connection`` of
-``WebSocketRequest``) and on the server never negotiating an extension such
-as permessage-deflate (trio-websocket does not). pyproject pins trio-websocket to the tested
-range; tests/unit/test_fastsend.py checks these assumptions against the installed version.
+``_close_reason``, ``_abort_web_socket``, ``_send_channel``, ``_wsproto`` and ``_connection`` of
+``WebSocketRequest``), on wsproto's handshake object (``_h11_connection``), and on the server
+never negotiating an extension such as permessage-deflate (trio-websocket does not). pyproject
+pins trio-websocket and wsproto to the tested ranges; tests/unit/test_fastsend.py and
+tests/unit/test_wsframes.py check these assumptions against the installed versions.
 """
 
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
+from wsproto import WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import Event
+
+from service.wsframes import FastFrameReader
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
 
@@ -151,3 +162,74 @@ def install_sink(request: WebSocketRequest) -> MessageSink | None:
     sink = MessageSink(original)
     connection._send_channel = sink  # type: ignore[union-attr]
     return sink
+
+
+class FastWsproto:
+    """A server connection's wsproto object, with the usual client frames parsed faster.
+
+    Everything but receiving goes to the real object. Received bytes go to a
+    ``FastFrameReader`` while the connection is open; from the first frame it does not take (or
+    once the connection is closing) they go to wsproto, with any partial frame the reader held,
+    and stay there. Events come out in the order their frames arrived.
+    """
+
+    def __init__(self, real: WSConnection) -> None:
+        self._real = real
+        self._reader: FastFrameReader | None = FastFrameReader()
+        self._events: list[Event] = []
+        self._opened = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    @property
+    def fast(self) -> bool:
+        """Whether received frames are still parsed here (not yet handed to wsproto)."""
+        return self._reader is not None
+
+    def receive_data(self, data: bytes | None) -> None:
+        reader = self._reader
+        if reader is None:
+            self._real.receive_data(data)
+            return
+        if data is not None and self._real.state is ConnectionState.OPEN:
+            self._opened = True
+            events, rest = reader.feed(data)
+            self._events.extend(events)
+            if rest is not None:
+                self._hand_over(rest)
+            return
+        # The end of the stream, a closing connection, or bytes before the handshake is
+        # accepted (sent behind the request): wsproto's, from the frame boundary we are at.
+        self._hand_over(reader.pending())
+        self._real.receive_data(data)
+
+    def _hand_over(self, rest: bytes) -> None:
+        self._reader = None
+        if rest:
+            self._real.receive_data(rest)
+
+    def events(self) -> Iterator[Event]:
+        if self._events:
+            pending, self._events = self._events, []
+            yield from pending
+        yield from self._real.events()
+
+
+def install_fast_frames(request: WebSocketRequest) -> FastWsproto | None:
+    """Parse the usual client frames of ``request``'s connection faster; call before ``accept``.
+
+    Returns None (and changes nothing) when the connection lacks the internals, or when the
+    client sent bytes behind its handshake request: wsproto holds those, so it keeps the stream.
+    """
+    connection = getattr(request, "_connection", None)
+    real = getattr(connection, "_wsproto", None)
+    if not isinstance(real, WSConnection) or real.state is not ConnectionState.CONNECTING:
+        return None
+    h11_connection = getattr(real.handshake, "_h11_connection", None)
+    trailing = getattr(h11_connection, "trailing_data", None)
+    if trailing is None or trailing[0]:
+        return None
+    fast = FastWsproto(real)
+    connection._wsproto = fast  # type: ignore[union-attr]
+    return fast

@@ -162,8 +162,10 @@ async def handle_request(
     if join.role is Role.OBSERVER:
         # Read-only by request; a key's own role can only make a connection more restricted.
         guard.principal = attrs.evolve(guard.principal, role=Role.OBSERVER.value)
-    # Received messages go straight from trio-websocket's reader task to the connection.
+    # Received messages go straight from trio-websocket's reader task to the connection, and the
+    # usual frames are parsed by service/wsframes.py rather than by wsproto.
     sink = fastsend.install_sink(request)
+    fastsend.install_fast_frames(request)
     async with guard.accepted(request) as websocket:
         connection = Connection(
             websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
