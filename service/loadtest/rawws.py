@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import trio
 
+from service.wsframes import mask
+
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 RECEIVE_BYTES = 256 * 1024
 MAX_HANDSHAKE_BYTES = 64 * 1024
@@ -73,18 +75,6 @@ class ProtocolError(ConnectionClosed):
 
     def __init__(self, reason: str) -> None:
         super().__init__(CLOSE_PROTOCOL_ERROR, reason)
-
-
-def mask(payload: bytes, key: bytes) -> bytes:
-    """``payload`` XOR-ed with the 4-byte ``key`` repeated, in O(1) Python operations.
-
-    The XOR runs over two arbitrary-precision integers in C instead of a Python loop per byte.
-    """
-    n = len(payload)
-    if n == 0:
-        return b""
-    repeated = (key * ((n >> 2) + 1))[:n]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(n, "big")
 
 
 def client_frame(payload: bytes, opcode: int = OP_TEXT, key: bytes | None = None) -> bytes:

@@ -123,14 +123,6 @@ def test_a_batch_of_text_frames_reads_back_in_order() -> None:
     assert all(f.opcode is Opcode.TEXT for f in frames)
 
 
-def test_mask_is_its_own_inverse() -> None:
-    payload, key = os.urandom(1001), os.urandom(4)
-    masked = rawws.mask(payload, key)
-    assert masked != payload
-    assert rawws.mask(masked, key) == payload
-    assert rawws.mask(b"\x00\x00\x00\x00\x00", b"\x01\x02\x03\x04") == b"\x01\x02\x03\x04\x01"
-
-
 def test_check_response_accepts_a_valid_101() -> None:
     key = b"dGhlIHNhbXBsZSBub25jZQ=="
     head = (

@@ -162,3 +162,12 @@ def test_large_binary_frames_go_to_wsproto() -> None:
     assert b"".join(event.data for event in received if isinstance(event, BytesMessage)) == (
         b"x" * 70_000
     )
+
+
+def test_mask_is_its_own_inverse() -> None:
+    payload, key = os.urandom(1001), os.urandom(4)
+    masked = mask(payload, key)
+    assert masked != payload
+    assert mask(masked, key) == payload
+    assert mask(b"\x00\x00\x00\x00\x00", b"\x01\x02\x03\x04") == b"\x01\x02\x03\x04\x01"
+    assert mask(b"", key) == b""
