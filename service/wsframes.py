@@ -40,27 +40,34 @@ class FastFrameReader:
 
     def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self.max_payload = max_payload
-        self._buffer = b""
+        # The start of a frame not yet complete, grown in place: a frame arriving a byte at a
+        # time costs linear time, not a copy of the whole buffer per byte.
+        self._buffer = bytearray()
 
     def pending(self) -> bytes:
         """The start of a frame not yet complete."""
-        return self._buffer
+        return bytes(self._buffer)
 
-    def feed(self, data: bytes) -> tuple[list[Event], bytes | None]:
+    def feed(self, data: bytes | bytearray) -> tuple[list[Event], bytes | None]:
         """The events of every frame completed by ``data``, and the bytes to hand over.
 
         The second value is None while every frame so far was one of ours (an incomplete one is
         kept for the next call); otherwise it holds everything from the first frame that is not,
         and this reader must not be fed again.
         """
-        buffer = self._buffer + data if self._buffer else data
+        buffer: bytes | bytearray
+        if self._buffer:
+            self._buffer += data
+            buffer = self._buffer
+        else:
+            buffer = data  # the usual case: parsed where it is, without a copy
         events: list[Event] = []
         offset, end = 0, len(buffer)
         while end - offset >= 2:
             first, second = buffer[offset], buffer[offset + 1]
             opcode = first & 0x0F
             if not second & MASKED or first & 0x70 or not first & FIN:
-                return events, buffer[offset:]
+                return events, bytes(buffer[offset:])
             length = second & 0x7F
             header = 2
             if length == 126:
@@ -69,21 +76,21 @@ class FastFrameReader:
                 length = int.from_bytes(buffer[offset + 2 : offset + 4], "big")
                 header = 4
                 if length < 126:
-                    return events, buffer[offset:]  # non-minimal: wsproto refuses it
+                    return events, bytes(buffer[offset:])  # non-minimal: wsproto refuses it
             elif length == 127:
-                return events, buffer[offset:]  # beyond 64 KiB anyway
+                return events, bytes(buffer[offset:])  # beyond 64 KiB anyway
             if length > self.max_payload:
-                return events, buffer[offset:]
+                return events, bytes(buffer[offset:])
             frame_end = offset + header + 4 + length
             if frame_end > end:
                 break
             key = buffer[offset + header : offset + header + 4]
-            payload = mask(buffer[offset + header + 4 : frame_end], key)
+            payload = mask(bytes(buffer[offset + header + 4 : frame_end]), bytes(key))
             if opcode == OP_TEXT:
                 try:
                     events.append(TextMessage(data=payload.decode()))
                 except UnicodeDecodeError:
-                    return events, buffer[offset:]
+                    return events, bytes(buffer[offset:])
             elif opcode == OP_BINARY:
                 events.append(BytesMessage(data=payload))
             elif opcode == OP_PING and length <= 125:
@@ -91,7 +98,10 @@ class FastFrameReader:
             elif opcode == OP_PONG and length <= 125:
                 events.append(Pong(payload=payload))
             else:  # a close, a continuation, a reserved opcode
-                return events, buffer[offset:]
+                return events, bytes(buffer[offset:])
             offset = frame_end
-        self._buffer = buffer[offset:]
+        if buffer is self._buffer:
+            del self._buffer[:offset]
+        elif offset < end:
+            self._buffer = bytearray(buffer[offset:])
         return events, None

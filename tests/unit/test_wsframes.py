@@ -171,3 +171,17 @@ def test_mask_is_its_own_inverse() -> None:
     assert mask(masked, key) == payload
     assert mask(b"\x00\x00\x00\x00\x00", b"\x01\x02\x03\x04") == b"\x01\x02\x03\x04\x01"
     assert mask(b"", key) == b""
+
+
+def test_a_frame_arriving_a_byte_at_a_time() -> None:
+    reader = FastFrameReader()
+    sent = frame(0x1, ("ü" * 30_000).encode()) + frame(0x2, b"then this")
+    received: list[Event] = []
+    for index in range(len(sent)):
+        events, rest = reader.feed(sent[index : index + 1])
+        assert rest is None
+        received.extend(events)
+    assert [type(event) for event in received] == [TextMessage, BytesMessage]
+    assert isinstance(received[0], TextMessage)
+    assert received[0].data == "ü" * 30_000
+    assert reader.pending() == b""
