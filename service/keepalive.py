@@ -108,7 +108,7 @@ class Keepalive:
                 now = trio.current_time()
             if watched.busy or watched not in self._watched:
                 continue
-            if now >= watched.activity.last + self.idle_timeout:
+            if now >= watched.activity.idle_since(now) + self.idle_timeout:
                 watched.busy = True
                 nursery.start_soon(self._close_idle, watched)
             elif now >= watched.next_ping:

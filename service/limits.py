@@ -70,10 +70,23 @@ def observer_cannot_write() -> ProtocolError:
 
 
 class Activity:
-    """When the connection last sent or received a message (for the idle timeout)."""
+    """How many messages went either way, and when the keepalive last saw that number change.
+
+    Counting, not reading the clock per message (2 % of a busy server's CPU): the keepalive's
+    sweep stamps ``last`` when it finds the count moved, so idleness is measured to one sweep.
+    """
 
     def __init__(self) -> None:
         self.last = trio.current_time()
+        self.count = 0
+        self._seen = 0
 
     def touch(self) -> None:
-        self.last = trio.current_time()
+        self.count += 1
+
+    def idle_since(self, now: float) -> float:
+        """When the connection was last seen active, as of ``now`` (a sweep)."""
+        if self.count != self._seen:
+            self._seen = self.count
+            self.last = now
+        return self.last
