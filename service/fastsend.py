@@ -177,7 +177,6 @@ class FastWsproto:
         self._real = real
         self._reader: FastFrameReader | None = FastFrameReader()
         self._events: list[Event] = []
-        self._opened = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
@@ -193,7 +192,6 @@ class FastWsproto:
             self._real.receive_data(data)
             return
         if data is not None and self._real.state is ConnectionState.OPEN:
-            self._opened = True
             events, rest = reader.feed(data)
             self._events.extend(events)
             if rest is not None:
