@@ -16,7 +16,7 @@ from trio_websocket import (
 )
 
 from actors.registry import Registry
-from actors.store.base import StoredEvent
+from actors.store.base import EventStore, StoredEvent
 from actors.store.memory import MemoryEventStore
 from service.config import Settings
 from service.gateway import (
@@ -28,15 +28,22 @@ from service.gateway import (
 
 
 @asynccontextmanager
-async def gateway_client(target: str) -> AsyncIterator[WebSocketConnection]:
-    """A client connected over a memory stream to a gateway with a memory store."""
+async def gateway_client(
+    target: str, store: EventStore | None = None, handled: trio.Event | None = None
+) -> AsyncIterator[WebSocketConnection]:
+    """A client connected over a memory stream to a gateway (with a memory store by default).
+
+    ``handled`` is set once the gateway's handler for the connection has returned.
+    """
     client_stream, server_stream = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
-        registry = Registry(MemoryEventStore(), nursery)
+        registry = Registry(store if store is not None else MemoryEventStore(), nursery)
 
         async def server() -> None:
             request = await wrap_server_stream(nursery, server_stream)
             await handle_request(request, registry, Settings(store_url="memory://"))
+            if handled is not None:
+                handled.set()
 
         nursery.start_soon(server)
         with trio.fail_after(5):
@@ -127,25 +134,10 @@ async def test_a_message_waiting_for_a_refused_resume_does_not_hold_up_the_close
     # The message waits in trio-websocket's reader task for a history that never comes; the
     # refusal and its close must still go out, and the server's handler finish.
     store = GatedStore()
-    client_stream, server_stream = trio.testing.memory_stream_pair()
     handled = trio.Event()
-    async with trio.open_nursery() as nursery:
-        registry = Registry(store, nursery)
-
-        async def server() -> None:
-            request = await wrap_server_stream(nursery, server_stream)
-            await handle_request(request, registry, Settings(store_url="memory://"))
-            handled.set()
-
-        nursery.start_soon(server)
+    target = "/v1/realtime?conversation=c&after=5"  # past the end: refused once loaded
+    async with gateway_client(target, store, handled) as ws:
         with trio.fail_after(5):
-            ws = await wrap_client_stream(
-                nursery,
-                client_stream,  # type: ignore[arg-type]
-                "localhost",
-                "/v1/realtime?conversation=c&after=5",  # past the end: refused once loaded
-                extra_headers=[(b"OpenAI-Beta", b"realtime=v1")],
-            )
             await ws.send_message('{"type": "conversation.item.create", "item": {}}')
             await trio.testing.wait_all_tasks_blocked()
             store.opened.set()
@@ -156,4 +148,3 @@ async def test_a_message_waiting_for_a_refused_resume_does_not_hold_up_the_close
             assert closed.value.reason is not None
             assert closed.value.reason.code == CLOSE_RESUME_UNAVAILABLE
             await handled.wait()
-        nursery.cancel_scope.cancel()
