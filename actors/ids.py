@@ -15,8 +15,7 @@ _POOL_BYTES = ID_BODY_LENGTH * 195
 
 class _RandomPool:
     def __init__(self) -> None:
-        self._data = b""
-        self._offset = 0
+        self.reset()
 
     def reset(self) -> None:
         self._data = b""
