@@ -70,23 +70,22 @@ def observer_cannot_write() -> ProtocolError:
 
 
 class Activity:
-    """How many messages went either way, and when the keepalive last saw that number change.
+    """Whether a message went either way since the keepalive last looked, and when it looked.
 
-    Counting, not reading the clock per message (2 % of a busy server's CPU): the keepalive's
-    sweep stamps ``last`` when it finds the count moved, so idleness is measured to one sweep.
+    A flag, not a clock read per message (2 % of a busy server's CPU): the keepalive's sweep
+    stamps ``last`` when it finds the flag set, so idleness is measured to one sweep.
     """
 
     def __init__(self) -> None:
         self.last = trio.current_time()
-        self.count = 0
-        self._seen = 0
+        self._touched = False
 
     def touch(self) -> None:
-        self.count += 1
+        self._touched = True
 
     def idle_since(self, now: float) -> float:
         """When the connection was last seen active, as of ``now`` (a sweep)."""
-        if self.count != self._seen:
-            self._seen = self.count
+        if self._touched:
+            self._touched = False
             self.last = now
         return self.last
