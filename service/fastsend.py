@@ -141,7 +141,8 @@ class MessageSink:
 
     # What trio-websocket calls on its channel.
     async def send(self, message: str | bytes) -> None:
-        await self._ready.wait()
+        if not self._ready.is_set():  # waiting on a set Event would still yield, per message
+            await self._ready.wait()
         if self._handler is not None:
             await self._handler(message)
 

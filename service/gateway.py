@@ -292,7 +292,13 @@ class Connection:
             return
         envelope = self._envelope_for(decoded)
         try:
-            await self.actor.inbox.send(envelope)
+            # Without a wait when there is room: the events of one read all reach the inbox
+            # before the actor runs, so it decides them as one batch (one append, one write per
+            # subscriber). A full inbox still holds this reader back.
+            try:
+                self.actor.inbox.send_nowait(envelope)
+            except trio.WouldBlock:
+                await self.actor.inbox.send(envelope)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The actor is gone: it closed our queue, so the writer closes the connection.
             self._reading_stopped = True
@@ -364,23 +370,34 @@ class Connection:
             pass
         cancel_scope.cancel()
 
-    def _write_now(self, item: Outbound) -> Outbound | None:
-        """Write ``item`` to the socket at once; return what is left to queue (None: nothing).
+    def _write_now(self, items: list[Outbound]) -> list[Outbound]:
+        """Write ``items`` to the socket at once; return what is left to queue, in order.
 
         Called by the actor (same thread, no await) only when nothing is queued ahead of the
-        item: it saves a writer-task wake-up, a queue round trip and a lock per recipient of
-        every broadcast. What the socket does not take at once is queued as raw bytes.
+        items: it saves a writer-task wake-up, a queue round trip and a lock per recipient of
+        every broadcast, and a batch of changes shares one system call. What the socket does
+        not take at once is queued: the rest of a partly written item as raw bytes.
         """
-        if isinstance(item, ResumeUnavailable):  # the writer must see it, to close
-            return item
-        wire = outbound.wire_frames(item, self.dialect)
-        written = fastsend.try_send(self.websocket, wire)
+        sendable = items
+        for index, item in enumerate(items):
+            if isinstance(item, ResumeUnavailable):  # the writer must see it, to close
+                sendable = items[:index]
+                break
+        if not sendable:
+            return items
+        wires = [outbound.wire_frames(item, self.dialect) for item in sendable]
+        written = fastsend.try_send(
+            self.websocket, wires[0] if len(wires) == 1 else b"".join(wires)
+        )
         if written is None:
-            return item
-        self.guard.sent(item, self._outbox)
-        if isinstance(item, Published):
-            self.last_version = item.version
-        return Relayed(wire[written:]) if written < len(wire) else None
+            return items
+        sent, rest = outbound.split_written(sendable, wires, written)
+        for item in sent:
+            self.guard.sent(item, self._outbox)
+            if isinstance(item, Published):
+                self.last_version = item.version
+        rest.extend(items[len(sendable) :])
+        return rest
 
     async def _take_batch(self) -> list[Outbound]:
         """Everything queued (at most WRITE_BATCH items), waiting for one; [] once closed."""

@@ -210,35 +210,44 @@ class ConversationActor:
         self._deliver(outputs)
 
     def _deliver(self, outputs: list[tuple[Subscriber | None, Outbound] | Join | Leave]) -> None:
+        # Each subscriber's share of the batch is gathered in order and offered at the end in one
+        # go: a busy conversation's changes reach each socket in one write, not one per change.
+        shares: dict[Subscriber, list[Outbound]] = {}
         for output in outputs:
             match output:
                 case Join(subscriber=subscriber, after=after):
-                    self._join(subscriber, after)
+                    self._join(subscriber, after, shares)
                 case Leave(subscriber=subscriber):
                     self.subscribers.pop(subscriber, None)
                     self.catching_up.discard(subscriber)
+                    shares.pop(subscriber, None)
                     subscriber.drop()
                 case (None, Published() as message):
                     self._recent.append(message)
                     self._published_version = message.version
-                    dropped = [sub for sub in self.subscribers if not self._offer(sub, message)]
-                    for subscriber in dropped:
-                        del self.subscribers[subscriber]
+                    for subscriber in self.subscribers:
+                        if (share := shares.get(subscriber)) is None:
+                            shares[subscriber] = [message]
+                        else:
+                            share.append(message)
                 case (None, message):
                     raise AssertionError(f"only changes are broadcast, not {message!r}")
                 case (Subscriber() as origin, message):
-                    if not self._offer(origin, message):
-                        self.subscribers.pop(origin, None)
+                    shares.setdefault(origin, []).append(message)
+        for subscriber, share in shares.items():
+            if not share or subscriber.offer_all(share):
+                continue
+            self.subscribers.pop(subscriber, None)
+            if subscriber.overflowed:
+                self.counters.slow_consumers += 1
 
-    def _offer(self, subscriber: Subscriber, message: Outbound) -> bool:
-        if subscriber.offer(message):
-            return True
-        if subscriber.overflowed:
-            self.counters.slow_consumers += 1
-        return False
+    def _join(
+        self, subscriber: Subscriber, after: int, shares: dict[Subscriber, list[Outbound]]
+    ) -> None:
+        """Make ``subscriber`` live after the changes ``(after, now]``; see ``catchup``.
 
-    def _join(self, subscriber: Subscriber, after: int) -> None:
-        """Make ``subscriber`` live after queueing the changes ``(after, now]``; see ``catchup``."""
+        The changes from the ring go into ``shares``, ahead of the batch's later broadcasts.
+        """
         self.catching_up.discard(subscriber)
         if subscriber.gone:
             return
@@ -268,7 +277,8 @@ class ConversationActor:
                 name=f"catch-up:{self.conversation_id}",
             )
             return
-        for published in islice(self._recent, len(self._recent) - missing, None):
-            subscriber.offer(published)
+        shares.setdefault(subscriber, []).extend(
+            islice(self._recent, len(self._recent) - missing, None)
+        )
         self.subscribers[subscriber] = None
         subscriber.live.set()

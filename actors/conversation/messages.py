@@ -79,10 +79,11 @@ class Subscriber:
     overflowed: bool = False
     gone: bool = False
     live: trio.Event = attrs.field(factory=trio.Event)
-    # The connection's way to take an item at once (write it out) instead of queueing it. It is
-    # asked only when nothing is ahead of the item, and returns None when it wrote all of it, or
-    # what is left to queue: the item itself, or the rest of its bytes.
-    direct: Callable[[Outbound], Outbound | None] | None = None
+    # The connection's way to take items at once (write them out) instead of queueing them. It
+    # is asked only when nothing is ahead of the items, and returns what is left to queue, in
+    # order: nothing when it wrote them all, else the items it did not take (or, for an item
+    # written in part, the rest of its bytes).
+    direct: Callable[[list[Outbound]], list[Outbound]] | None = None
     # Items put in the queue that the connection has not yet reported ``written``: those still
     # queued and those its writer holds. Zero means nothing is ahead of a new item.
     backlog: int = 0
@@ -94,23 +95,28 @@ class Subscriber:
 
     def offer(self, item: Outbound) -> bool:
         """Deliver ``item`` without waiting; return False (and close the queue) when it is full."""
+        return self.offer_all([item])
+
+    def offer_all(self, items: list[Outbound]) -> bool:
+        """Deliver ``items`` in order without waiting, through one write when the socket is idle.
+
+        Returns False (and closes the queue) when they do not all fit in it.
+        """
         if self.gone:
             return False
         if not self.backlog and self.direct is not None:
-            rest = self.direct(item)
-            if rest is None:
-                return True
-            item = rest
-        try:
-            self.queue.send_nowait(item)
-        except trio.WouldBlock:
-            self.overflowed = True
-            self.drop()
-            return False
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.drop()
-            return False
-        self.backlog += 1
+            items = self.direct(items)
+        for item in items:
+            try:
+                self.queue.send_nowait(item)
+            except trio.WouldBlock:
+                self.overflowed = True
+                self.drop()
+                return False
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self.drop()
+                return False
+            self.backlog += 1
         return True
 
     async def put(self, item: Outbound) -> None:

@@ -83,6 +83,25 @@ def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
     return b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
 
 
+def split_written(
+    items: list[Outbound], wires: list[bytes], written: int
+) -> tuple[list[Outbound], list[Outbound]]:
+    """Split ``items`` (sent as ``wires``, one per item) after ``written`` bytes went out.
+
+    Returns the items written whole or in part, and what is left to send: the rest of a partly
+    written item as raw bytes (``Relayed``), then the items not started.
+    """
+    start = 0
+    for index, wire in enumerate(wires):
+        end = start + len(wire)
+        if end > written:
+            if start >= written:
+                return items[:index], items[index:]
+            return items[: index + 1], [Relayed(wire[written - start :]), *items[index + 1 :]]
+        start = end
+    return items, []
+
+
 def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
     """The frames one connection of ``dialect`` sends for ``outbound``.
 

@@ -1,10 +1,11 @@
 """The actor shell: persist then publish, replies in order, slow consumers, crashes."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
 import trio
+import trio.testing
 
 from actors.conversation import core
 from actors.conversation.actor import ConversationActor
@@ -179,3 +180,34 @@ async def test_a_crashed_actor_closes_its_queues_and_the_registry_forgets_it() -
         await healthy.inbox.send(Envelope(core.CreateItem(msg("x")), sub2))
         assert isinstance(await receive(queue2), Published)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_batch_reaches_each_subscriber_in_one_direct_write_with_replies_in_place() -> None:
+    store = RecordingStore()
+    async with running(ConversationActor("c", store)) as actor:
+        (watcher, _), (writer, _) = subscriber(), subscriber()
+        writes: dict[str, list[list[Outbound]]] = {"watcher": [], "writer": []}
+
+        def direct(name: str) -> Callable[[list[Outbound]], list[Outbound]]:
+            def write(items: list[Outbound]) -> list[Outbound]:
+                writes[name].append(items)
+                return []
+
+            return write
+
+        watcher.direct, writer.direct = direct("watcher"), direct("writer")
+        await join(actor, watcher)
+        await join(actor, writer)
+        # Queued together, so the actor takes them as one batch while the first append waits.
+        actor.inbox.send_nowait(Envelope(core.CreateItem(msg("x")), writer))
+        actor.inbox.send_nowait(Envelope(core.CreateItem(msg("x")), writer))  # a duplicate id
+        actor.inbox.send_nowait(Envelope(core.CreateItem(msg("y")), writer))
+        with trio.fail_after(5):
+            while not store.appends:
+                await trio.sleep(0.1)
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.appends == [2]  # one append for the batch
+        [to_watcher] = writes["watcher"]
+        assert [x.version for x in to_watcher if isinstance(x, Published)] == [1, 2]
+        [to_writer] = writes["writer"]
+        assert [type(x) for x in to_writer] == [Published, Refused, Published]

@@ -13,11 +13,11 @@ class Socket:
         self.open = True
         self.written: list[object] = []
 
-    def write(self, item: Outbound) -> Outbound | None:
+    def write(self, items: list[Outbound]) -> list[Outbound]:
         if not self.open:
-            return item
-        self.written.append(item)
-        return None
+            return items
+        self.written.extend(items)
+        return []
 
 
 def subscriber(
@@ -64,10 +64,35 @@ async def test_an_item_handed_to_a_waiting_writer_keeps_later_ones_off_the_direc
     assert socket.written == [Relayed("third")]
 
 
+def test_items_offered_together_go_direct_in_one_write_and_in_order() -> None:
+    socket = Socket()
+    sub, receive = subscriber(socket)
+    writes: list[list[Outbound]] = []
+
+    def write(items: list[Outbound]) -> list[Outbound]:
+        writes.append(items)
+        return items[2:]  # the socket takes two of the three
+
+    sub.direct = write
+    assert sub.offer_all([Relayed("a"), Relayed("b"), Relayed("c")])
+    assert writes == [[Relayed("a"), Relayed("b"), Relayed("c")]]
+    assert receive.receive_nowait() == Relayed("c")
+    assert sub.backlog == 1
+
+
+def test_items_that_do_not_fit_the_queue_drop_the_subscriber_as_slow() -> None:
+    socket = Socket()
+    socket.open = False
+    sub, _receive = subscriber(socket, size=2)
+    assert not sub.offer_all([Relayed("a"), Relayed("b"), Relayed("c")])
+    assert sub.overflowed
+    assert sub.gone
+
+
 def test_the_rest_of_a_partly_written_item_is_queued_and_counted() -> None:
     socket = Socket()
     sub, receive = subscriber(socket)
-    sub.direct = lambda item: Relayed(b"rest")
+    sub.direct = lambda items: [Relayed(b"rest")]
     assert sub.offer(Relayed("whole"))
     assert receive.receive_nowait() == Relayed(b"rest")
     assert sub.backlog == 1
