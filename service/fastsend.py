@@ -44,7 +44,11 @@ FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
 
 def text_frame(payload: str) -> bytes:
     """One unfragmented, unmasked text frame carrying ``payload`` (as a server sends it)."""
-    data = payload.encode()
+    return utf8_text_frame(payload.encode())
+
+
+def utf8_text_frame(data: bytes) -> bytes:
+    """One unfragmented, unmasked text frame carrying ``data``, which must be UTF-8 text."""
     length = len(data)
     if length < 126:
         header = struct.pack("!BB", FIN_TEXT, length)

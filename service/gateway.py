@@ -40,13 +40,12 @@ from service import fastsend
 from service.auth import Denied
 from service.config import Settings
 from service.guard import Gatekeeper, Guard
-from service.protocol import codec, ga, outbound, session
-from service.protocol.codec import ClientEvent, DecodeFailure
+from service.protocol import codec, outbound, session
+from service.protocol.codec import ClientEvent, DecodeFailure, ItemCreateRequest
 from service.protocol.dialects import Dialect, negotiate
 from service.protocol.events import (
     Conversation,
     ConversationCreated,
-    ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemRetrieve,
     ConversationItemTruncate,
@@ -309,8 +308,8 @@ class Connection:
             case DecodeFailure(error=error, client_event_id=echo):
                 self.guard.metrics.error(error.code)
                 return Envelope(Relayed(outbound.error_frame(error, echo)), origin)
-            case ConversationItemCreate() | ga.GaConversationItemCreate():
-                return Envelope(codec.create_command(decoded), origin, decoded.event_id)
+            case ItemCreateRequest(command=create, event_id=echo):
+                return Envelope(create, origin, echo)
             case ConversationItemRetrieve(item_id=item_id, event_id=echo):
                 return Envelope(Retrieve(item_id), origin, echo)
             case ConversationItemDelete(item_id=item_id, event_id=echo):

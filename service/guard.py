@@ -23,22 +23,16 @@ from service.config import Settings
 from service.keepalive import Keepalive
 from service.limits import Activity, TokenBucket
 from service.metrics import Metrics
-from service.protocol.codec import ClientEvent, DecodeFailure
+from service.protocol.codec import ClientEvent, DecodeFailure, ItemCreateRequest
 from service.protocol.errors import ProtocolError
-from service.protocol.events import (
-    ConversationItemCreate,
-    ConversationItemDelete,
-    ConversationItemTruncate,
-)
-from service.protocol.ga import GaConversationItemCreate
+from service.protocol.events import ConversationItemDelete, ConversationItemTruncate
 from service.shutdown import CLOSE_GOING_AWAY, GOING_AWAY_REASON, ServerControl
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DIALECT = "beta"
 # Client events that change the conversation, in either dialect.
-CREATES = (ConversationItemCreate, GaConversationItemCreate)
-WRITES = (*CREATES, ConversationItemDelete, ConversationItemTruncate)
+WRITES = (ItemCreateRequest, ConversationItemDelete, ConversationItemTruncate)
 # The gateway's close code for a connection whose outbound queue overflowed.
 CLOSE_SLOW_CONSUMER = 4008
 # One broadcast in this many per connection feeds the broadcast lag histogram.
@@ -89,7 +83,7 @@ class Guard:
             if not self.may_write:
                 return limits.observer_cannot_write()
             maximum = self.settings.max_item_bytes
-            if isinstance(decoded, CREATES) and maximum and len(frame) > maximum:
+            if isinstance(decoded, ItemCreateRequest) and maximum and len(frame) > maximum:
                 return limits.item_too_large(len(frame), maximum)
         return None
 

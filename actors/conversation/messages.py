@@ -17,14 +17,14 @@ from actors.conversation.model import Item
 class Published:
     """A change to the conversation at ``version``, shared by every subscriber.
 
-    ``encoded`` caches the frames per dialect and ``wire`` the same frames as ready-made
+    ``encoded`` caches the frames' JSON per dialect and ``wire`` the same frames as ready-made
     WebSocket bytes: the first connection of a dialect encodes the event, every other one sends
     the same bytes.
     """
 
     event: Event
     version: int
-    encoded: dict[object, list[str]] = attrs.field(factory=dict)
+    encoded: dict[object, list[bytes]] = attrs.field(factory=dict)
     wire: dict[object, bytes] = attrs.field(factory=dict)
 
 

@@ -4,10 +4,14 @@ The log stores resolved events (``ItemCreated`` with its concrete predecessor), 
 each, so any later reader (another process, a replay tool, a SQL query) can read them.
 """
 
+from typing import Any
+
 import cattrs
 import orjson
 
 from actors.conversation.core import Event, ItemCreated, ItemDeleted, ItemTruncated
+from actors.conversation.model import ContentPart, Item, ItemStatus
+from actors.present import put_present
 from actors.store.base import NewEvent, StoredEvent
 
 KIND_BY_CLASS: dict[type[Event], str] = {
@@ -25,7 +29,47 @@ class CorruptRecord(Exception):
 
 
 def to_record(event: Event) -> NewEvent:
+    if type(event) is ItemCreated:
+        # The hot path (every create): the same JSON as the converter's, built directly (~4x
+        # faster); tests/unit/test_records.py checks that both agree for any item.
+        record = {"item": _item_record(event.item), "previous_item_id": event.previous_item_id}
+        return NewEvent("item.created", orjson.dumps(record))
     return NewEvent(KIND_BY_CLASS[type(event)], orjson.dumps(_converter.unstructure(event)))
+
+
+def _item_record(item: Item) -> dict[str, Any]:
+    """``_converter.unstructure(item)``: fields equal to their defaults are left out."""
+    record: dict[str, Any] = {"id": item.id, "type": item.type.value}
+    if item.status is not ItemStatus.COMPLETED:
+        record["status"] = item.status.value
+    if item.role is not None:
+        record["role"] = item.role.value
+    if item.content:
+        record["content"] = [_part_record(part) for part in item.content]
+    put_present(
+        record,
+        (
+            ("call_id", item.call_id),
+            ("name", item.name),
+            ("arguments", item.arguments),
+            ("output", item.output),
+        ),
+    )
+    return record
+
+
+def _part_record(part: ContentPart) -> dict[str, Any]:
+    return put_present(
+        {"kind": part.kind.value},
+        (
+            ("text", part.text),
+            ("audio", part.audio),
+            ("transcript", part.transcript),
+            ("reference_id", part.reference_id),
+            ("image_url", part.image_url),
+            ("detail", part.detail),
+        ),
+    )
 
 
 def from_record(record: StoredEvent) -> Event:

@@ -15,18 +15,17 @@ from service.protocol import codec, errors
 from service.protocol.dialects import Dialect
 from service.protocol.errors import ProtocolError
 from service.protocol.events import (
-    ConversationItemAdded,
-    ConversationItemCreated,
     ConversationItemDeleted,
-    ConversationItemDone,
     ConversationItemRetrieved,
     ConversationItemTruncated,
     ErrorDetail,
     ErrorEvent,
     JsonObject,
-    ServerEvent,
     SessionUpdated,
 )
+
+BETA_CREATED = ("conversation.item.created",)
+GA_CREATED = ("conversation.item.added", "conversation.item.done")
 
 
 def new_event_id() -> str:
@@ -49,25 +48,35 @@ def session_updated_frame(session: JsonObject) -> str:
     return codec.encode(SessionUpdated(new_event_id(), session))
 
 
-def _published_events(published: Published, dialect: Dialect) -> list[ServerEvent]:
+def _published_json(published: Published, dialect: Dialect) -> list[bytes]:
+    """The JSON of the frames ``published`` makes for ``dialect``, encoded once and cached.
+
+    Cached on the event, so every connection of that dialect sends identical frames (same event
+    ids) whether it writes pre-built bytes or text.
+    """
+    cached = published.encoded.get(dialect)
+    if cached is not None:
+        return cached
     match published.event:
         case core.ItemCreated(item=item, previous_item_id=previous):
-            wire_item = codec.item_to_wire(item, dialect)
+            wire_item = codec.item_json(item, dialect)
             position = published.version
-            if dialect is Dialect.GA:
-                # A client's create is complete at once: ``added`` then ``done``, same item.
-                return [
-                    ConversationItemAdded(new_event_id(), previous, wire_item, position),
-                    ConversationItemDone(new_event_id(), previous, wire_item, position),
-                ]
-            return [ConversationItemCreated(new_event_id(), previous, wire_item, position)]
+            # A client's create is complete at once: GA sends ``added`` then ``done``, same item.
+            names = GA_CREATED if dialect is Dialect.GA else BETA_CREATED
+            cached = [
+                codec.item_change_json(name, new_event_id(), previous, wire_item, position)
+                for name in names
+            ]
         case core.ItemDeleted(item_id=item_id):
-            return [ConversationItemDeleted(new_event_id(), item_id, published.version)]
+            deleted = ConversationItemDeleted(new_event_id(), item_id, published.version)
+            cached = [codec.encode_json(deleted)]
         case core.ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
-            event = ConversationItemTruncated(
+            truncated = ConversationItemTruncated(
                 new_event_id(), item_id, index, end_ms, published.version
             )
-            return [event]
+            cached = [codec.encode_json(truncated)]
+    published.encoded[dialect] = cached
+    return cached
 
 
 def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
@@ -77,7 +86,9 @@ def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
     if isinstance(outbound, Published):
         cached = outbound.wire.get(dialect)
         if cached is None:
-            built = b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
+            built = b"".join(
+                fastsend.utf8_text_frame(data) for data in _published_json(outbound, dialect)
+            )
             cached = outbound.wire[dialect] = built
         return cached
     return b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
@@ -109,11 +120,8 @@ def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
     dialect sends identical text (same event ids) and the encoding cost is paid once.
     """
     match outbound:
-        case Published(encoded=cache):
-            cached = cache.get(dialect)
-            if cached is None:
-                cached = cache[dialect] = codec.encode_many(_published_events(outbound, dialect))
-            return cached
+        case Published():
+            return [data.decode() for data in _published_json(outbound, dialect)]
         case Retrieved(item=item):
             wire_item = codec.item_to_wire(item, dialect)
             return [codec.encode(ConversationItemRetrieved(new_event_id(), wire_item))]

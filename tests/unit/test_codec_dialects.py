@@ -10,7 +10,7 @@ from actors.conversation.model import ContentKind, ContentPart, Item, ItemType, 
 from actors.conversation.records import from_record, to_record
 from actors.store.base import StoredEvent
 from service.protocol import codec
-from service.protocol.codec import DecodeFailure
+from service.protocol.codec import DecodeFailure, ItemCreateRequest
 from service.protocol.dialects import Dialect
 from service.protocol.events import ConversationItemTruncate, SessionUpdate, Unsupported
 
@@ -221,8 +221,8 @@ GA_ITEMS: list[dict[str, Any]] = [
 @pytest.mark.parametrize("item", GA_ITEMS)
 def test_ga_items_round_trip(item: dict[str, Any]) -> None:
     decoded = _decode(GA, _create({**item, "id": "it"}))
-    assert not isinstance(decoded, DecodeFailure), decoded
-    command = codec.create_command(decoded)  # type: ignore[arg-type]
+    assert isinstance(decoded, ItemCreateRequest), decoded
+    command = decoded.command
     written = orjson.loads(
         orjson.dumps(codec._converter.unstructure(codec.item_to_wire(command.item, GA)))
     )
@@ -231,8 +231,8 @@ def test_ga_items_round_trip(item: dict[str, Any]) -> None:
 
 def test_beta_names_map_to_canonical_kinds_and_back() -> None:
     decoded = _decode(BETA, _create(_message("assistant", {"type": "text", "text": "x"})))
-    assert not isinstance(decoded, DecodeFailure)
-    item = codec.create_command(decoded).item  # type: ignore[arg-type]
+    assert isinstance(decoded, ItemCreateRequest)
+    item = decoded.command.item
     assert item.content[0].kind is ContentKind.OUTPUT_TEXT
     assert codec.item_to_wire(item, BETA).content[0].type == "text"  # type: ignore[index]
     assert codec.item_to_wire(item, GA).content[0].type == "output_text"  # type: ignore[index]
