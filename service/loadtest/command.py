@@ -74,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
     # With the JSON on stdout, everything for humans goes to stderr.
     human = sys.stderr if cfg.json_path == "-" else sys.stdout
     try:
-        report = run_load(cfg, human)
+        report = run_load(cfg, human, own_process=True)
     except LoadTestError as exc:
         print(f"chorus loadtest: {exc}", file=sys.stderr)
         return EXIT_FAILED

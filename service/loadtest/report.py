@@ -87,6 +87,7 @@ class LoadReport:
     deliveries_per_s: float
     ack_latency: LatencySummary
     delivery_latency: LatencySummary
+    send_lag: LatencySummary
     errors_by_code: dict[str, int]
     integrity: IntegrityCounts
     generator: GeneratorUsage
@@ -150,6 +151,7 @@ def build_report(
         deliveries_per_s=round(stats.delivered / cfg.duration, 1),
         ack_latency=LatencySummary.of(stats.latency("ack")),
         delivery_latency=LatencySummary.of(stats.latency("delivery")),
+        send_lag=LatencySummary.of(stats.latency("send_lag")),
         errors_by_code=dict(sorted(stats.errors_by_code.items())),
         integrity=stats.integrity,
         generator=GeneratorUsage(
@@ -190,6 +192,7 @@ def render_text(report: LoadReport) -> str:
     for name, lat in (
         ("create->ack", report.ack_latency),
         ("create->delivery", report.delivery_latency),
+        ("send lag", report.send_lag),
     ):
         cells = (lat.p50_ms, lat.p90_ms, lat.p99_ms, lat.p99_9_ms, lat.max_ms)
         lines.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import resource
 import threading
@@ -65,8 +66,11 @@ def shares(conversations: int, processes: int) -> list[list[int]]:
     return [list(range(w, conversations, processes)) for w in range(processes)]
 
 
-def run_load(cfg: LoadConfig, out: TextIO) -> LoadReport:
+def run_load(cfg: LoadConfig, out: TextIO, *, own_process: bool = False) -> LoadReport:
     """Run the whole load test, showing progress on ``out``; returns the report.
+
+    ``own_process``: the caller is a process of its own (the command), whose garbage collector
+    a single worker may tune; worker processes always do.
 
     Raises LoadTestError if a worker process fails.
     """
@@ -74,18 +78,18 @@ def run_load(cfg: LoadConfig, out: TextIO) -> LoadReport:
     wall_before = time.monotonic()
     cpu_before = cpu_seconds() + cpu_seconds(resource.RUSAGE_CHILDREN)
     if cfg.processes == 1:
-        stats = trio.run(_run_here, cfg, out)
+        stats = trio.run(_run_here, cfg, out, own_process)
     else:
         stats = trio.run(_run_processes, cfg, out)
     cpu = cpu_seconds() + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before
     return build_report(cfg, stats, cpu, time.monotonic() - wall_before)
 
 
-async def _run_here(cfg: LoadConfig, out: TextIO) -> WorkerStats:
+async def _run_here(cfg: LoadConfig, out: TextIO, tune_gc: bool) -> WorkerStats:
     sink = LocalSink()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(ProgressDisplay(cfg, sink.read, out).run)
-        stats = await run_worker(cfg, range(cfg.conversations), sink)
+        stats = await run_worker(cfg, range(cfg.conversations), sink, tune_gc=tune_gc)
         nursery.cancel_scope.cancel()
     return stats
 
@@ -109,7 +113,9 @@ def _worker_main(
 
     try:
         raise_open_file_limit(len(indices) * (1 + cfg.observers))
-        stats = trio.run(run_worker, cfg, indices, SharedSink(array, slot), gate)
+        stats = trio.run(
+            functools.partial(run_worker, tune_gc=True), cfg, indices, SharedSink(array, slot), gate
+        )
         results.put((slot, stats, None))
     except BaseException as exc:  # the parent must hear about any failure, then we exit
         results.put((slot, None, f"{type(exc).__name__}: {exc}"))

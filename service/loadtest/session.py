@@ -43,8 +43,10 @@ class Schedule:
 class Conversation:
     """The bookkeeping of one conversation: what the writer sent and what each connection got.
 
-    Item ids map to a sequence number; ``sent_at[seq]`` is the intended send time, from which
-    latencies are measured (open loop: the scheduled time, so a late send counts against it).
+    Item ids map to a sequence number; ``sent_at[seq]`` is when the generator began to send it,
+    from which latencies are measured. A write the server holds back (a full socket) counts in
+    the latency; the generator's own lateness behind its schedule (a timer wakes up to a
+    millisecond late; a busy generator falls behind) is reported apart, as send lag.
     """
 
     conversation_id: str
@@ -284,13 +286,18 @@ class ConversationRunner:
         return True
 
     async def _send(self, conn: ClientConnection, seq: int, intended: list[float]) -> None:
-        """Send creates ``seq, seq + 1, ...``, one per intended send time, in one batch."""
+        """Send creates ``seq, seq + 1, ...``, one per intended send time, in one batch.
+
+        Latencies count from the moment the batch goes out; how late that was behind each
+        create's intended time is recorded apart, as send lag.
+        """
         conv = self.conversation
         payloads: list[bytes] = []
-        for at in intended:
+        began = trio.current_time()
+        for _ in intended:
             item_id = conv.item_prefix + str(seq)
             conv.index[item_id] = seq
-            conv.sent_at.append(at)
+            conv.sent_at.append(began)
             conv.pending.add(seq)
             seq += 1
             message = {
@@ -306,8 +313,8 @@ class ConversationRunner:
             payloads.append(orjson.dumps(message))
         await conn.send_texts(payloads)
         now = trio.current_time()
-        for _ in payloads:
-            self._stats.on_sent(now)
+        for at in intended:
+            self._stats.on_sent(now, began - at)
 
     async def _drain(self) -> None:
         """Wait, at most ``drain_timeout``, for outstanding acks and deliveries."""

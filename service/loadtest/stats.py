@@ -17,6 +17,8 @@ class Second:
     delivered: int = 0
     ack: LatencyHistogram = attrs.field(factory=LatencyHistogram)
     delivery: LatencyHistogram = attrs.field(factory=LatencyHistogram)
+    # How late creates went out behind their schedule (open loop).
+    send_lag: LatencyHistogram = attrs.field(factory=LatencyHistogram)
 
     def merge(self, other: Second) -> None:
         self.sent += other.sent
@@ -24,6 +26,7 @@ class Second:
         self.delivered += other.delivered
         self.ack.merge(other.ack)
         self.delivery.merge(other.delivery)
+        self.send_lag.merge(other.send_lag)
 
 
 _NAN = float("nan")
@@ -122,9 +125,12 @@ class WorkerStats:
             bucket = self.seconds[index] = Second()
         return bucket
 
-    def on_sent(self, now: float) -> None:
+    def on_sent(self, now: float, lag: float = 0.0) -> None:
+        """A create went out at ``now``, ``lag`` seconds behind its scheduled time."""
         self.sent += 1
-        self.second(now).sent += 1
+        bucket = self.second(now)
+        bucket.sent += 1
+        bucket.send_lag.record(lag)
 
     def on_ack(self, now: float, latency: float) -> None:
         self.acked += 1
@@ -184,8 +190,8 @@ class WorkerStats:
         self.measured_seconds = max(self.measured_seconds, other.measured_seconds)
 
     def latency(self, kind: str) -> LatencyHistogram:
-        """All ``"ack"`` or ``"delivery"`` latencies of the run, merged over the timeline."""
+        """All ``"ack"``, ``"delivery"`` or ``"send_lag"`` times of the run, merged."""
         merged = LatencyHistogram()
         for bucket in self.seconds.values():
-            merged.merge(bucket.ack if kind == "ack" else bucket.delivery)
+            merged.merge(getattr(bucket, kind))
         return merged

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import trio
 
+from service import gctune
 from service.loadtest.config import LoadConfig
 from service.loadtest.rawws import Reactor
 from service.loadtest.session import ConversationRunner, Schedule
@@ -47,12 +48,15 @@ async def run_worker(
     indices: Sequence[int],
     sink: ProgressSink,
     gate: Callable[[], Awaitable[None]] | None = None,
+    *,
+    tune_gc: bool = False,
 ) -> WorkerStats:
     """Connect the conversations ``indices``, pass ``gate`` (all workers connected), then run.
 
     Opens connections spread over ``cfg.ramp`` seconds and at most ``cfg.connect_concurrency``
     handshakes at a time. Returns after every conversation has drained and closed, or at the
-    hard deadline.
+    hard deadline. ``tune_gc`` (for a process of its own: it changes the whole process) sets
+    the collector as the server does once the connections are open.
     """
     stats = WorkerStats()
     schedule = Schedule()
@@ -75,6 +79,8 @@ async def run_worker(
                         starters.start_soon(conversations.start, runner.run)
                 if gate is not None:
                     await gate()
+                if tune_gc:  # its collections would delay the timestamps it takes
+                    gctune.tune_garbage_collector()
                 cpu_before = cpu_seconds()
                 schedule.origin = stats.origin = trio.current_time()
                 schedule.stop_at = schedule.origin + cfg.duration

@@ -38,7 +38,7 @@ def two_workers() -> WorkerStats:
         stats.measured_seconds = 2.0
         for n in range(10):
             now = 100.0 + n * 0.19
-            stats.on_sent(now)
+            stats.on_sent(now, lag=0.0005 * n)
             stats.on_ack(now, 0.001 + offset)
             for _ in range(3):
                 stats.on_delivery(now, 0.002 + offset)
@@ -55,6 +55,8 @@ def test_report_figures_and_json() -> None:
     assert report.ack_latency.count == 20
     assert report.ack_latency.p50_ms == pytest.approx(1.0, rel=0.01)
     assert report.delivery_latency.max_ms == pytest.approx(4.0, rel=0.01)
+    assert report.send_lag.count == 20
+    assert report.send_lag.max_ms == pytest.approx(4.5, rel=0.01)
     assert report.errors_by_code == {"invalid_value": 2}
     assert report.generator.measured_cpu_percent == 50.0
     assert sum(p.acked for p in report.timeline) == 20
@@ -64,6 +66,7 @@ def test_report_figures_and_json() -> None:
     assert data["ok"] is True
     assert data["integrity"]["total"] == 0
     assert data["delivery_latency"]["p99_9_ms"] == pytest.approx(4.0, rel=0.01)
+    assert data["send_lag"]["count"] == 20
     assert data["timeline"][0]["second"] == 0
     assert data["config"]["mode"] == "closed"
 
