@@ -1,9 +1,13 @@
 """The Trio shell around the conversation core: one task owns the state and is its only writer.
 
 Requests arrive on a bounded inbox. The actor takes every request waiting (up to a batch), decides
-each in order against the evolving state, appends the batch's events to the log in one call, and
-only once they are durable offers the results to subscribers: persist, then publish. It never
-awaits a subscriber; a full subscriber queue drops that subscriber (the slow-consumer policy).
+each in order against the evolving state, and hands the batch to its publisher task, which
+appends the batch's events to the log in one call and only once they are durable offers the
+results to subscribers: persist, then publish. Batches are published strictly in order, and the
+actor decides the next batch while the last one is being committed (at most
+``MAX_BATCHES_IN_FLIGHT``): a conversation's requests that arrive during a commit join the next
+one instead of waiting for it to end before they are even decided. It never awaits a
+subscriber; a full subscriber queue drops that subscriber (the slow-consumer policy).
 
 A joining subscriber first gets the history it asked for (see ``catchup`` for the seam). An actor
 with no subscribers that receives nothing for ``idle_timeout`` seconds passivates: the registry's
@@ -18,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from itertools import islice
 
+import attrs
 import trio
 
 from actors.conversation import core
@@ -38,7 +43,7 @@ from actors.conversation.messages import (
 from actors.conversation.records import from_record, to_record
 from actors.ids import new_item_id
 from actors.stats import Counters
-from actors.store.base import EventStore
+from actors.store.base import EventStore, NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +51,24 @@ log = logging.getLogger(__name__)
 # busy writer cannot hold a batch open for long.
 MAX_BATCH = 256
 READ_BATCH = 1000
+# Batches decided but not yet durable and published: enough to overlap deciding with committing,
+# few enough that a slow log soon holds the actor (and so its inbox, and its writers) back.
+MAX_BATCHES_IN_FLIGHT = 4
 # Recent changes kept to join (or resume) a subscriber that is only a little behind without
 # reading the log: enough to close the seam after a catch-up under a busy writer.
 RECENT_CHANGES = 256
+
+
+Output = tuple[Subscriber | None, Outbound] | Join | Leave
+
+
+@attrs.frozen
+class _Decided:
+    """A decided batch: the events to append after ``base_version``, then what to deliver."""
+
+    base_version: int
+    records: list[NewEvent]
+    outputs: list[Output]
 
 
 class ConversationActor:
@@ -81,9 +101,10 @@ class ConversationActor:
         self._recent: deque[Published] = deque(maxlen=recent_changes)
         # The position of the last change offered to subscribers: the seam for a join.
         self._published_version = 0
-        # For passivation: when the last request was handled, and whether one is in hand.
+        # For passivation: when the last request was handled, and how many batches are in hand
+        # (taken from the inbox and not yet published).
         self.last_active = trio.current_time()
-        self._busy = False
+        self._in_hand = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the conversation from the log, then serve requests until cancelled or crashed.
@@ -100,22 +121,13 @@ class ConversationActor:
                 try:
                     async with trio.open_nursery() as self._catch_ups:
                         await self._load()
+                        decided, to_publish = trio.open_memory_channel[_Decided](
+                            MAX_BATCHES_IN_FLIGHT - 1
+                        )
+                        self._catch_ups.start_soon(self._publish, to_publish)
                         task_status.started()
-                        while True:
-                            try:
-                                first = await self._requests.receive()
-                            except trio.EndOfChannel:
-                                break  # passivated, or the registry is shutting down
-                            batch = [first]
-                            while len(batch) < MAX_BATCH:
-                                try:
-                                    batch.append(self._requests.receive_nowait())
-                                except (trio.WouldBlock, trio.EndOfChannel):
-                                    break
-                            self._busy = True
-                            await self._handle(batch)
-                            self._busy = False
-                            self.last_active = trio.current_time()
+                        async with decided:
+                            await self._decide_requests(decided)
                 finally:
                     self._drop_waiting_senders()
         finally:
@@ -123,6 +135,35 @@ class ConversationActor:
                 subscriber.drop()
             self.subscribers.clear()
             self.catching_up.clear()
+
+    async def _decide_requests(self, decided: trio.MemorySendChannel[_Decided]) -> None:
+        """Decide batches of requests and pass them on in order, until the inbox closes."""
+        while True:
+            try:
+                first = await self._requests.receive()
+            except trio.EndOfChannel:
+                return  # passivated, or the registry is shutting down
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._requests.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            self._in_hand += 1
+            await decided.send(self._decide(batch))
+
+    async def _publish(self, decided: trio.MemoryReceiveChannel[_Decided]) -> None:
+        """Make each decided batch durable, then deliver what it produced; in order."""
+        async with decided:
+            async for batch in decided:
+                if batch.records:
+                    # A failure here (I/O, or a version conflict with another writer of the
+                    # log) leaves the in-memory state ahead of the log: the actor must crash
+                    # (this raises through its nursery) and be rebuilt from the log.
+                    await self.store.append(self.conversation_id, batch.base_version, batch.records)
+                self._deliver(batch.outputs)
+                self._in_hand -= 1
+                self.last_active = trio.current_time()
 
     def _drop_waiting_senders(self) -> None:
         """Close the queue of every sender whose request is still in the inbox (none is served)."""
@@ -151,7 +192,7 @@ class ConversationActor:
         already in the inbox (and the actor is not idle) or refused unread, and the sender asks
         the registry again. The actor serves nothing more and returns. True if it stopped.
         """
-        if self._busy or now - self.last_active < self.idle_timeout:
+        if self._in_hand or now - self.last_active < self.idle_timeout:
             return False
         # Forget subscribers whose connection went away without its Leave reaching us (a full
         # inbox): they must not keep the actor alive.
@@ -165,12 +206,13 @@ class ConversationActor:
         self.inbox.close()
         return True
 
-    async def _handle(self, batch: list[Envelope]) -> None:
+    def _decide(self, batch: list[Envelope]) -> _Decided:
+        """Decide ``batch`` against the state (evolving it); what to append and then deliver."""
         base_version = self.state.version
         new_events: list[core.Event] = []
         # What each request produced, in request order: sent only after the append is durable,
         # so a sender never sees a later reply overtake an earlier broadcast.
-        outputs: list[tuple[Subscriber | None, Outbound] | Join | Leave] = []
+        outputs: list[Output] = []
         for envelope in batch:
             request, origin, correlation = envelope.request, envelope.origin, envelope.correlation
             match request:
@@ -201,15 +243,9 @@ class ConversationActor:
                         core.evolve(self.state, event)
                         new_events.append(event)
                         outputs.append((None, Published(event, self.state.version)))
-        if new_events:
-            # A failure here (I/O, or a version conflict with another writer of the log) leaves
-            # the in-memory state ahead of the log: the actor must crash and be rebuilt from it.
-            await self.store.append(
-                self.conversation_id, base_version, [to_record(event) for event in new_events]
-            )
-        self._deliver(outputs)
+        return _Decided(base_version, [to_record(event) for event in new_events], outputs)
 
-    def _deliver(self, outputs: list[tuple[Subscriber | None, Outbound] | Join | Leave]) -> None:
+    def _deliver(self, outputs: list[Output]) -> None:
         # Each subscriber's share of the batch is gathered in order and offered at the end in one
         # go: a busy conversation's changes reach each socket in one write, not one per change.
         shares: dict[Subscriber, list[Outbound]] = {}

@@ -209,3 +209,67 @@ async def test_a_batch_reaches_each_subscriber_in_one_direct_write_with_replies_
         assert [x.version for x in to_watcher if isinstance(x, Published)] == [1, 2]
         [to_writer] = writes["writer"]
         assert [type(x) for x in to_writer] == [Published, Refused, Published]
+
+
+class GatedStore(MemoryEventStore):
+    """Appends wait until the test opens their gate (or make them fail)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[int] = []
+        self.gates: list[trio.Event] = []
+        self.fail = False
+
+    async def append(self, conversation_id: str, expected: int, events: Sequence[NewEvent]) -> int:
+        self.started.append(expected)
+        gate = trio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        if self.fail:
+            raise OSError("disk gone")
+        return await super().append(conversation_id, expected, events)
+
+
+async def test_the_next_batch_is_decided_while_the_last_commits_and_published_after_it() -> None:
+    store = GatedStore()
+    async with running(ConversationActor("c", store)) as actor:
+        watcher, queue = subscriber()
+        await join(actor, watcher)
+        await actor.inbox.send(Envelope(core.CreateItem(msg("x")), watcher))
+        await trio.testing.wait_all_tasks_blocked()
+        await actor.inbox.send(Envelope(core.CreateItem(msg("y")), watcher))
+        await trio.testing.wait_all_tasks_blocked()
+        # "y" was decided on top of "x" (its append expects version 1) before "x" is durable...
+        assert actor.state.version == 2
+        assert len(store.gates) == 1  # ...and its append waits for the one before it
+        assert queue.statistics().current_buffer_used == 0  # nothing published yet
+        store.gates[0].set()
+        first = await receive(queue)
+        await trio.testing.wait_all_tasks_blocked()
+        assert store.started == [0, 1]
+        store.gates[1].set()
+        second = await receive(queue)
+        assert [p.version for p in (first, second) if isinstance(p, Published)] == [1, 2]
+
+
+async def test_a_failed_append_publishes_nothing_decided_after_it() -> None:
+    store = GatedStore()
+    watcher, queue = subscriber()
+
+    async def fail_the_first_of_two_batches() -> None:
+        async with running(ConversationActor("c", store)) as actor:
+            await join(actor, watcher)
+            await actor.inbox.send(Envelope(core.CreateItem(msg("x")), watcher))
+            await trio.testing.wait_all_tasks_blocked()
+            await actor.inbox.send(Envelope(core.CreateItem(msg("y")), watcher))
+            await trio.testing.wait_all_tasks_blocked()
+            store.fail = True
+            store.gates[0].set()
+            await trio.sleep_forever()
+
+    with pytest.raises(BaseExceptionGroup) as raised:
+        await fail_the_first_of_two_batches()
+    assert raised.group_contains(OSError)
+    assert store.started == [0]  # the batch behind the failed one never reached the log
+    with pytest.raises(trio.EndOfChannel):  # the watcher's queue was closed, with nothing in it
+        queue.receive_nowait()
