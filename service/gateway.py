@@ -385,16 +385,20 @@ class Connection:
         if not sendable:
             return items
         wires = [outbound.wire_frames(item, self.dialect) for item in sendable]
-        written = fastsend.try_send(
-            self.websocket, wires[0] if len(wires) == 1 else b"".join(wires)
-        )
+        data = wires[0] if len(wires) == 1 else b"".join(wires)
+        written = fastsend.try_send(self.websocket, data)
         if written is None:
             return items
-        sent, rest = outbound.split_written(sendable, wires, written)
-        for item in sent:
-            self.guard.sent(item, self._outbox)
+        rest: list[Outbound] = []
+        if written == len(data):  # the usual case: the socket took it all
+            sent = sendable
+        else:
+            sent, rest = outbound.split_written(sendable, wires, written)
+        self.guard.sent_all(sent, self._outbox)
+        for item in reversed(sent):
             if isinstance(item, Published):
                 self.last_version = item.version
+                break
         rest.extend(items[len(sendable) :])
         return rest
 

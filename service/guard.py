@@ -89,17 +89,19 @@ class Guard:
 
     def sent(self, item: Outbound, outbox: trio.MemoryReceiveChannel[Outbound]) -> None:
         """Account for ``item`` leaving the connection's queue (activity, lag, error codes)."""
+        self.sent_all([item], outbox)
+
+    def sent_all(self, items: list[Outbound], outbox: trio.MemoryReceiveChannel[Outbound]) -> None:
+        """Account for ``items`` leaving the connection (in one write)."""
         self.activity.touch()
-        match item:
-            case Published():
+        for item in items:
+            if type(item) is Published:
                 # Sampled: a histogram observation takes a lock, and this runs per recipient.
                 self._broadcasts_sent += 1
                 if not self._broadcasts_sent % BROADCAST_LAG_SAMPLE:
                     self.metrics.broadcast_lag.observe(outbox.statistics().current_buffer_used)
-            case Refused(rejection=rejection):
-                self.metrics.error(rejection.code)
-            case _:
-                pass
+            elif type(item) is Refused:
+                self.metrics.error(item.rejection.code)
 
     @asynccontextmanager
     async def accepted(self, request: WebSocketRequest) -> AsyncIterator[WebSocketConnection]:

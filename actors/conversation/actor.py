@@ -101,10 +101,10 @@ class ConversationActor:
         self._recent: deque[Published] = deque(maxlen=recent_changes)
         # The position of the last change offered to subscribers: the seam for a join.
         self._published_version = 0
-        # For passivation: when the last request was handled, and how many batches are in hand
-        # (taken from the inbox and not yet published).
+        # Batches taken from the inbox and not yet delivered, oldest first.
+        self._undelivered: deque[_Decided] = deque()
+        # For passivation: when the last request was handled.
         self.last_active = trio.current_time()
-        self._in_hand = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load the conversation from the log, then serve requests until cancelled or crashed.
@@ -131,10 +131,23 @@ class ConversationActor:
                 finally:
                     self._drop_waiting_senders()
         finally:
-            for subscriber in [*self.subscribers, *self.catching_up]:
+            for subscriber in [*self.subscribers, *self.catching_up, *self._waiting()]:
                 subscriber.drop()
             self.subscribers.clear()
             self.catching_up.clear()
+            self._undelivered.clear()
+
+    def _waiting(self) -> list[Subscriber]:
+        """Who waits on a batch never delivered (the log failed): joiners and senders."""
+        waiting: list[Subscriber] = []
+        for batch in self._undelivered:
+            for output in batch.outputs:
+                match output:
+                    case Join(subscriber=subscriber) | Leave(subscriber=subscriber):
+                        waiting.append(subscriber)
+                    case (Subscriber() as origin, _):
+                        waiting.append(origin)
+        return waiting
 
     async def _decide_requests(self, decided: trio.MemorySendChannel[_Decided]) -> None:
         """Decide batches of requests and pass them on in order, until the inbox closes."""
@@ -149,8 +162,8 @@ class ConversationActor:
                     batch.append(self._requests.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            self._in_hand += 1
-            await decided.send(self._decide(batch))
+            self._undelivered.append(self._decide(batch))
+            await decided.send(self._undelivered[-1])
 
     async def _publish(self, decided: trio.MemoryReceiveChannel[_Decided]) -> None:
         """Make each decided batch durable, then deliver what it produced; in order."""
@@ -162,7 +175,7 @@ class ConversationActor:
                     # (this raises through its nursery) and be rebuilt from the log.
                     await self.store.append(self.conversation_id, batch.base_version, batch.records)
                 self._deliver(batch.outputs)
-                self._in_hand -= 1
+                self._undelivered.popleft()
                 self.last_active = trio.current_time()
 
     def _drop_waiting_senders(self) -> None:
@@ -192,7 +205,7 @@ class ConversationActor:
         already in the inbox (and the actor is not idle) or refused unread, and the sender asks
         the registry again. The actor serves nothing more and returns. True if it stopped.
         """
-        if self._in_hand or now - self.last_active < self.idle_timeout:
+        if self._undelivered or now - self.last_active < self.idle_timeout:
             return False
         # Forget subscribers whose connection went away without its Leave reaching us (a full
         # inbox): they must not keep the actor alive.
