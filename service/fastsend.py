@@ -16,6 +16,9 @@ reader task hands each received message to the gateway at once: without it, ever
 crosses a channel to a second task (a task switch per message, and a task per connection). It
 also reports the end of the connection without a task waiting for it (``on_close``).
 
+``release_handshake`` drops wsproto's handshake state (h11's among it) once the connection is
+open: nothing reads it any more, and it is a good part of an idle connection's memory.
+
 ``FastWsproto`` stands in for a connection's wsproto object and parses the usual client frames
 with ``wsframes.FastFrameReader``, handing the connection to wsproto for good at the first
 frame that is not usual (see service/wsframes.py).
@@ -29,6 +32,7 @@ tests/unit/test_wsframes.py check these assumptions against the installed versio
 """
 
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -269,3 +273,36 @@ def install_fast_frames(request: WebSocketRequest) -> FastWsproto | None:
     fast = FastWsproto(real)
     connection._wsproto = fast  # type: ignore[union-attr]
     return fast
+
+
+class _Opened:
+    """Stands in for wsproto's handshake object once the connection is open.
+
+    After the upgrade wsproto asks its handshake object only for ``events()`` (there are none
+    left); the real one still holds the h11 connection, the request's headers and a deque, about
+    2 KiB per connection for as long as the connection lives.
+    """
+
+    __slots__ = ()
+
+    def events(self) -> Iterator[Event]:
+        return iter(())
+
+
+_OPENED = _Opened()
+
+
+def release_handshake(websocket: WebSocketConnection) -> bool:
+    """Drop the opening handshake's state of ``websocket``, an open server connection.
+
+    Returns False (and changes nothing) when the connection lacks the internals, is not open
+    yet, or its handshake still holds events.
+    """
+    ws = getattr(websocket, "_wsproto", None)
+    real = ws._real if isinstance(ws, FastWsproto) else ws
+    if not isinstance(real, WSConnection) or real.connection is None:
+        return False
+    if getattr(real.handshake, "_events", None) != deque():
+        return False
+    real.handshake = _OPENED  # type: ignore[assignment]
+    return True

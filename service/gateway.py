@@ -170,6 +170,7 @@ async def handle_request(
     sink = fastsend.install_sink(request)
     fastsend.install_fast_frames(request)
     async with guard.accepted(request) as websocket:
+        fastsend.release_handshake(websocket)
         connection = Connection(
             websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
         )
