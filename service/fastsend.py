@@ -42,6 +42,7 @@ from wsproto import WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import Event
 
+from actors.conversation.messages import Flag
 from service.wsframes import FastFrameReader
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
@@ -139,7 +140,7 @@ class MessageSink:
     def __init__(self, original: trio.MemorySendChannel[str | bytes]) -> None:
         self._original = original
         self._handler: Callable[[str | bytes], Awaitable[None]] | None = None
-        self._ready = trio.Event()
+        self._ready = Flag()
         self.on_close: Callable[[], None] | None = None
         self._closing = False
 

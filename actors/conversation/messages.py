@@ -191,6 +191,36 @@ class Outbox:
             self._room = None
 
 
+class Flag:
+    """A ``trio.Event`` that makes the event only for a task that has to wait for it.
+
+    Most flags are set before anyone waits (a subscriber goes live before its client's first
+    command), so most connections never pay for an event and its parking lot.
+    """
+
+    __slots__ = ("_event", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: trio.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        if self._set:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._event is None:
+            self._event = trio.Event()
+        await self._event.wait()
+
+
 @attrs.define(eq=False)
 class Subscriber:
     """One connection's end of a conversation: a bounded queue the actor offers to, never awaits.
@@ -204,7 +234,7 @@ class Subscriber:
     queue: OutboundQueue
     overflowed: bool = False
     gone: bool = False
-    live: trio.Event = attrs.field(factory=trio.Event)
+    live: Flag = attrs.field(factory=Flag)
     # The connection's way to take items at once (write them out) instead of queueing them. It
     # is asked only when nothing is ahead of the items, and returns what is left to queue, in
     # order: nothing when it wrote them all, else the items it did not take (or, for an item

@@ -1,4 +1,4 @@
-"""A connection's Outbox: bounded, in order, closed like a trio channel, woken only when asleep."""
+"""A connection's Outbox (bounded, in order, closed like a trio channel) and the lazy Flag."""
 
 from collections.abc import Callable
 
@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.conversation.messages import Outbox, Relayed
+from actors.conversation.messages import Flag, Outbox, Relayed
 
 
 def test_items_come_out_in_order_in_batches_and_a_full_queue_refuses() -> None:
@@ -108,3 +108,28 @@ async def test_send_waits_for_room_and_fails_once_the_writer_is_gone() -> None:
                 await trio.testing.wait_all_tasks_blocked()
                 outbox.close_receiver()
     assert sent == ["b"]
+
+
+async def test_a_flag_wakes_its_waiters_and_makes_no_event_when_set_first() -> None:
+    flag = Flag()
+    flag.set()
+    assert flag.is_set()
+    assert flag._event is None
+    with trio.fail_after(1):
+        await flag.wait()
+
+    flag = Flag()
+    woken: list[int] = []
+
+    async def waiter(number: int) -> None:
+        await flag.wait()
+        woken.append(number)
+
+    with trio.fail_after(1):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter, 1)
+            nursery.start_soon(waiter, 2)
+            await trio.testing.wait_all_tasks_blocked()
+            assert woken == []
+            flag.set()
+    assert sorted(woken) == [1, 2]
