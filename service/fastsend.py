@@ -13,14 +13,18 @@ blocked data).
 
 ``MessageSink`` takes the place of a connection's internal message channel, so trio-websocket's
 reader task hands each received message to the gateway at once: without it, every message
-crosses a channel to a second task (a task switch per message, and a task per connection).
+crosses a channel to a second task (a task switch per message, and a task per connection). It
+also reports the end of the connection without a task waiting for it (``on_close``).
+
+``release_handshake`` drops wsproto's handshake state (h11's among it) once the connection is
+open: nothing reads it any more, and it is a good part of an idle connection's memory.
 
 ``FastWsproto`` stands in for a connection's wsproto object and parses the usual client frames
 with ``wsframes.FastFrameReader``, handing the connection to wsproto for good at the first
 frame that is not usual (see service/wsframes.py).
 
-This relies on trio-websocket internals (``_stream``, ``_stream_lock``,
-``_close_reason``, ``_abort_web_socket``, ``_send_channel``, ``_wsproto`` and ``_connection`` of
+This relies on trio-websocket internals (``_stream``, ``_stream_lock``, ``_close_reason``,
+``_abort_web_socket``, ``_send_channel``, ``_recv_channel``, ``_wsproto`` and ``_connection`` of
 ``WebSocketRequest``), on wsproto's handshake object (``_h11_connection``), and on the server
 never negotiating an extension such as permessage-deflate (trio-websocket does not). pyproject
 pins trio-websocket and wsproto to the tested ranges; tests/unit/test_fastsend.py and
@@ -28,6 +32,7 @@ tests/unit/test_wsframes.py check these assumptions against the installed versio
 """
 
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -37,6 +42,7 @@ from wsproto import WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import Event
 
+from actors.conversation.messages import Flag
 from service.wsframes import FastFrameReader
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
@@ -126,13 +132,21 @@ class MessageSink:
     ``get_message``. With the sink in that place the reader task awaits ``handler(message)``
     instead, in arrival order, and reads no further while it waits, just as on a full channel.
     Messages wait for ``attach``; after ``discard`` they are dropped. The original channel is
-    still closed when the connection closes, so ``get_message`` is how a task waits for the end.
+    still closed when the connection closes, so ``get_message`` still reports the end.
+
+    ``on_close`` reports the end without a task waiting in ``get_message``: it is called once,
+    when trio-websocket closes either side of the message channel. It closes the sending side
+    (the sink) when the connection is marked closed (the peer's close frame, a broken or ended
+    stream, a protocol error) and the receiving side when a close begins here (``aclose``, an
+    oversized message); in every other case it closes the channel after one of those.
     """
 
     def __init__(self, original: trio.MemorySendChannel[str | bytes]) -> None:
         self._original = original
         self._handler: Callable[[str | bytes], Awaitable[None]] | None = None
-        self._ready = trio.Event()
+        self._ready = Flag()
+        self.on_close: Callable[[], None] | None = None
+        self._closing = False
 
     def attach(self, handler: Callable[[str | bytes], Awaitable[None]]) -> None:
         self._handler = handler
@@ -151,6 +165,30 @@ class MessageSink:
             await self._handler(message)
 
     async def aclose(self) -> None:
+        self.closing()
+        await self._original.aclose()
+
+    def closing(self) -> None:
+        """Call ``on_close`` unless done already."""
+        if not self._closing:
+            self._closing = True
+            if self.on_close is not None:
+                self.on_close()
+
+
+class _ReceivingSide:
+    """Stands in for a connection's receiving side of its message channel, to see it closed."""
+
+    def __init__(self, original: trio.MemoryReceiveChannel[str | bytes], sink: MessageSink):
+        self._original = original
+        self._sink = sink
+
+    # What trio-websocket calls on its channel.
+    async def receive(self) -> str | bytes:
+        return await self._original.receive()
+
+    async def aclose(self) -> None:
+        self._sink.closing()
         await self._original.aclose()
 
 
@@ -162,10 +200,14 @@ def install_sink(request: WebSocketRequest) -> MessageSink | None:
     """
     connection = getattr(request, "_connection", None)
     original = getattr(connection, "_send_channel", None)
-    if not isinstance(original, trio.MemorySendChannel):
+    receiving = getattr(connection, "_recv_channel", None)
+    if not isinstance(original, trio.MemorySendChannel) or not isinstance(
+        receiving, trio.MemoryReceiveChannel
+    ):
         return None
     sink = MessageSink(original)
     connection._send_channel = sink  # type: ignore[union-attr]
+    connection._recv_channel = _ReceivingSide(receiving, sink)  # type: ignore[union-attr]
     return sink
 
 
@@ -236,3 +278,36 @@ def install_fast_frames(request: WebSocketRequest) -> FastWsproto | None:
     fast = FastWsproto(real)
     connection._wsproto = fast  # type: ignore[union-attr]
     return fast
+
+
+class _Opened:
+    """Stands in for wsproto's handshake object once the connection is open.
+
+    After the upgrade wsproto asks its handshake object only for ``events()`` (there are none
+    left); the real one still holds the h11 connection, the request's headers and a deque, about
+    2 KiB per connection for as long as the connection lives.
+    """
+
+    __slots__ = ()
+
+    def events(self) -> Iterator[Event]:
+        return iter(())
+
+
+_OPENED = _Opened()
+
+
+def release_handshake(websocket: WebSocketConnection) -> bool:
+    """Drop the opening handshake's state of ``websocket``, an open server connection.
+
+    Returns False (and changes nothing) when the connection lacks the internals, is not open
+    yet, or its handshake still holds events.
+    """
+    ws = getattr(websocket, "_wsproto", None)
+    real = ws._real if isinstance(ws, FastWsproto) else ws
+    if not isinstance(real, WSConnection) or real.connection is None:
+        return False
+    if getattr(real.handshake, "_events", None) != deque():
+        return False
+    real.handshake = _OPENED  # type: ignore[assignment]
+    return True

@@ -1,9 +1,11 @@
-"""One WebSocket connection: the handshake, reading, a writer task, and routing to the actor.
+"""One WebSocket connection: the handshake, reading, writing, and routing to the actor.
 
 Received messages are decoded in trio-websocket's own reader task (``fastsend.MessageSink``) and
-sent to the conversation's actor; the writer drains the connection's bounded outbound queue,
-which only the actor fills (or the actor writes straight to an idle socket). Bad input becomes an
-``error`` event and never closes the connection.
+sent to the conversation's actor. The actor writes straight to an idle socket, and queues in the
+connection's bounded ``Outbox`` what the socket does not take; the connection's handler task
+is its writer: it drains the queue and otherwise sleeps until the queue wakes it, so an idle
+connection has no task of its own beyond trio-websocket's two. Bad input becomes an ``error``
+event and never closes the connection.
 
 A connection joins as a writer (the default) or an observer (``role=observer``, read-only), and
 receives the conversation's changes after ``after`` (0: the whole history), then live ones; its
@@ -28,6 +30,7 @@ from actors.conversation.messages import (
     Join,
     Leave,
     Outbound,
+    Outbox,
     Published,
     Relayed,
     ResumeUnavailable,
@@ -166,6 +169,7 @@ async def handle_request(
     sink = fastsend.install_sink(request)
     fastsend.install_fast_frames(request)
     async with guard.accepted(request) as websocket:
+        fastsend.release_handshake(websocket)
         connection = Connection(
             websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
         )
@@ -199,8 +203,14 @@ class Connection:
         self.session_id = random_id("sess_")
         # Per connection, never shared: what this client set with session.update.
         self.session = session.initial_session(dialect, self.session_id, join.model)
-        send, self._outbox = trio.open_memory_channel[Outbound](settings.subscriber_queue)
-        self.subscriber = Subscriber(send)
+        self._outbox = Outbox(settings.subscriber_queue)
+        self.subscriber = Subscriber(self._outbox)
+        if sink is not None:
+            # The writer learns of the end from the sink (no task waits in get_message).
+            sink.on_close = self._connection_ended
+        # The scope of a write in progress, cancelled when the connection ends meanwhile.
+        self._write_scope: trio.CancelScope | None = None
+        self._ended = False
         # Broadcast frames are built once and written beneath trio-websocket (service/fastsend.py)
         # when its internals are the ones we know.
         self._fast = fastsend.supported(websocket)
@@ -231,10 +241,15 @@ class Connection:
         ids = {"connection_id": self.session_id, "conversation_id": self.join.conversation_id}
         log.info("connection opened", extra={**ids, "role": self.guard.role})
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write, nursery.cancel_scope)
-                await self._read()
-                nursery.cancel_scope.cancel()
+            if self._sink is not None:
+                # trio-websocket's reader task hands us each message; this task writes.
+                self._sink.attach(self._received)
+                await self._write()
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read, nursery.cancel_scope)
+                    await self._write()
+                    nursery.cancel_scope.cancel()
         finally:
             self._stop_reading()
             self._leave()
@@ -257,22 +272,24 @@ class Connection:
         # Wakes a message waiting to go live (this subscriber never will); it is then dropped.
         self.subscriber.live.set()
 
-    async def _read(self) -> None:
-        """Handle received messages until the connection closes.
-
-        With a sink, trio-websocket's reader task calls ``_received`` itself and ``get_message``
-        only reports the end of the connection.
-        """
-        if self._sink is not None:
-            self._sink.attach(self._received)
+    async def _read(self, cancel_scope: trio.CancelScope) -> None:
+        """Without a sink: handle received messages until the connection closes, then stop."""
         while True:
             try:
                 frame = await self.websocket.get_message()
             except ConnectionClosed:
-                return
+                break
             await self._received(frame)
             if self._reading_stopped:
-                return
+                break
+        cancel_scope.cancel()
+
+    def _connection_ended(self) -> None:
+        """trio-websocket marked the connection closed: the writer stops, even mid-write."""
+        self._ended = True
+        if self._write_scope is not None:
+            self._write_scope.cancel()
+        self._outbox.wake()
 
     async def _received(self, frame: str | bytes) -> None:
         """Decode one client event and pass it to the conversation (or refuse it)."""
@@ -329,7 +346,12 @@ class Connection:
                     Relayed(outbound.unsupported_frame(type_name, echo, self.dialect)), origin
                 )
 
-    async def _write(self, cancel_scope: trio.CancelScope) -> None:
+    async def _write(self) -> None:
+        """Greet, then write what is queued until the queue or the connection ends.
+
+        Returns once the connection is closed: by the client, or here, with the close code that
+        tells why the queue ended. The queue takes nothing more afterwards.
+        """
         hello: list[ServerEvent] = [
             SessionCreated(outbound.new_event_id(), JsonObject(self.session)),
             ConversationCreated(
@@ -345,17 +367,24 @@ class Connection:
             if self._fast and fastsend.can_try_send(self.websocket):
                 # From now on the actor may write straight to the socket when we are idle.
                 self.subscriber.direct = self._write_now
-            async with self._outbox:
-                while batch := await self._take_batch():
-                    for item in batch:
-                        self.guard.sent(item, self._outbox)
-                    await self._send_batch(batch)
-                    self.subscriber.written(len(batch))
-                    for item in batch:
-                        if isinstance(item, Published):
-                            self.last_version = item.version
-                        refused = refused or isinstance(item, ResumeUnavailable)
+            while True:
+                await self._outbox.wait()
+                if self._ended:
+                    return
+                batch = self._outbox.take(WRITE_BATCH)
+                if not batch:
+                    break
+                self.guard.sent_all(batch, self._outbox)
+                await self._send_batch(batch)
+                self.subscriber.written(len(batch))
+                for item in batch:
+                    if isinstance(item, Published):
+                        self.last_version = item.version
+                    refused = refused or isinstance(item, ResumeUnavailable)
             # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
+            # Nothing more reaches the conversation, and a message waiting in trio-websocket's
+            # reader task for a history that never comes must not hold up the closing handshake.
+            self._stop_reading()
             if refused:
                 reason = "cannot resume; rejoin"
                 await self.guard.close(self.websocket, CLOSE_RESUME_UNAVAILABLE, reason)
@@ -367,7 +396,8 @@ class Connection:
                 await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
         except ConnectionClosed:
             pass
-        cancel_scope.cancel()
+        finally:
+            self._outbox.close_receiver()
 
     def _write_now(self, items: list[Outbound]) -> list[Outbound]:
         """Write ``items`` to the socket at once; return what is left to queue, in order.
@@ -402,19 +432,6 @@ class Connection:
         rest.extend(items[len(sendable) :])
         return rest
 
-    async def _take_batch(self) -> list[Outbound]:
-        """Everything queued (at most WRITE_BATCH items), waiting for one; [] once closed."""
-        try:
-            batch = [await self._outbox.receive()]
-        except trio.EndOfChannel:
-            return []
-        while len(batch) < WRITE_BATCH:
-            try:
-                batch.append(self._outbox.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
-        return batch
-
     async def _send_batch(self, batch: list[Outbound]) -> None:
         """Write ``batch`` in order: one ``send_all`` of pre-built frames where possible.
 
@@ -423,13 +440,19 @@ class Connection:
         # A write blocked this long on a full socket means the peer stopped reading: the
         # connection is cut (1006), since not even a close frame would get through to it.
         with trio.move_on_after(self._write_stall) as stall:
-            if self._fast:
-                wire = b"".join(outbound.wire_frames(item, self.dialect) for item in batch)
-                await fastsend.send_frames(self.websocket, wire)
-                return
-            for item in batch:
-                for frame in outbound.frames(item, self.dialect):
-                    await self.websocket.send_message(frame)
+            self._write_scope = stall
+            try:
+                if self._fast:
+                    wire = b"".join(outbound.wire_frames(item, self.dialect) for item in batch)
+                    await fastsend.send_frames(self.websocket, wire)
+                    return
+                for item in batch:
+                    for frame in outbound.frames(item, self.dialect):
+                        await self.websocket.send_message(frame)
+            finally:
+                self._write_scope = None
+        if self._ended:
+            raise ConnectionClosed(self.websocket.closed)
         if stall.cancelled_caught:
             self.guard.metrics.slow_consumer_closes.inc()
             await fastsend.abort(self.websocket)

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 
 import attrs
-import trio
 from trio_websocket import WebSocketConnection, WebSocketRequest
 
-from actors.conversation.messages import Outbound, Published, Refused
+from actors.conversation.messages import Outbound, Outbox, Published, Refused
 from actors.registry import Registry
 from service import limits
 from service.auth import ANONYMOUS, Denied, Principal, authenticate
@@ -87,19 +86,15 @@ class Guard:
                 return limits.item_too_large(len(frame), maximum)
         return None
 
-    def sent(self, item: Outbound, outbox: trio.MemoryReceiveChannel[Outbound]) -> None:
-        """Account for ``item`` leaving the connection's queue (activity, lag, error codes)."""
-        self.sent_all([item], outbox)
-
-    def sent_all(self, items: list[Outbound], outbox: trio.MemoryReceiveChannel[Outbound]) -> None:
-        """Account for ``items`` leaving the connection (in one write)."""
+    def sent_all(self, items: list[Outbound], outbox: Outbox) -> None:
+        """Account for ``items`` leaving the connection in one write (activity, lag, errors)."""
         self.activity.touch()
         for item in items:
             if type(item) is Published:
                 # Sampled: a histogram observation takes a lock, and this runs per recipient.
                 self._broadcasts_sent += 1
                 if not self._broadcasts_sent % BROADCAST_LAG_SAMPLE:
-                    self.metrics.broadcast_lag.observe(outbox.statistics().current_buffer_used)
+                    self.metrics.broadcast_lag.observe(len(outbox))
             elif type(item) is Refused:
                 self.metrics.error(item.rejection.code)
 

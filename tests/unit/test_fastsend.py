@@ -215,7 +215,11 @@ async def test_usual_frames_are_parsed_fast_after_the_handshake() -> None:
     async def handler(request: WebSocketRequest) -> None:
         fast = fastsend.install_fast_frames(request)
         assert fast is not None
+        assert not fastsend.release_handshake(websocket_of(request))  # not open yet
         websocket = await request.accept()
+        handshake = fast._real.handshake
+        received.append(fastsend.release_handshake(websocket))
+        assert fast._real.handshake is not handshake  # what follows works without it
         received.extend([await websocket.get_message() for _ in range(3)])
         received.append(fast.fast)
         await websocket.aclose()
@@ -236,7 +240,12 @@ async def test_usual_frames_are_parsed_fast_after_the_handshake() -> None:
                 while await stream.receive_some():
                     pass
             await handled.wait()
-    assert received == ["a", "b", "c", True]
+    assert received == [True, "a", "b", "c", True]
+
+
+def websocket_of(request: WebSocketRequest) -> WebSocketConnection:
+    connection: WebSocketConnection = request._connection
+    return connection
 
 
 async def test_frames_sent_behind_the_handshake_stay_with_wsproto() -> None:
