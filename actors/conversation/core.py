@@ -102,20 +102,18 @@ class Rejected:
 
 
 @attrs.define
-class _Node:
-    item: Item
-    prev: str | None
-    next: str | None
-
-
-@attrs.define
 class ConversationState:
     """The ordered item list as a doubly linked list indexed by id: every insert is O(1).
 
+    The links are dicts from id to id, not a node object per item: strings in a dict are
+    nothing for the garbage collector to walk, while a node per item was one more object
+    every young collection examined, for every item the server holds.
     ``version`` counts the events applied, which is the conversation's position in its log.
     """
 
-    nodes: dict[str, _Node] = attrs.field(factory=dict)
+    nodes: dict[str, Item] = attrs.field(factory=dict)
+    prev: dict[str, str | None] = attrs.field(factory=dict)
+    next: dict[str, str | None] = attrs.field(factory=dict)
     head: str | None = None
     tail: str | None = None
     version: int = 0
@@ -128,19 +126,17 @@ class ConversationState:
         return item_id in self.nodes
 
     def get(self, item_id: str) -> Item | None:
-        node = self.nodes.get(item_id)
-        return node.item if node else None
+        return self.nodes.get(item_id)
 
     def items(self) -> Iterator[Item]:
         """The items in conversation order."""
         cursor = self.head
         while cursor is not None:
-            node = self.nodes[cursor]
-            yield node.item
-            cursor = node.next
+            yield self.nodes[cursor]
+            cursor = self.next[cursor]
 
     def predecessor(self, item_id: str) -> str | None:
-        return self.nodes[item_id].prev
+        return self.prev[item_id]
 
 
 # -- decide ---------------------------------------------------------------------------------------
@@ -294,46 +290,49 @@ def evolve(state: ConversationState, event: Event) -> ConversationState:
             if item.type is ItemType.FUNCTION_CALL and item.call_id is not None:
                 state.function_call_ids[item.call_id] += 1
         case ItemDeleted(item_id=item_id):
-            node = _unlink(state, item_id)
-            if node.item.type is ItemType.FUNCTION_CALL and node.item.call_id is not None:
-                state.function_call_ids[node.item.call_id] -= 1
+            deleted = _unlink(state, item_id)
+            if deleted.type is ItemType.FUNCTION_CALL and deleted.call_id is not None:
+                state.function_call_ids[deleted.call_id] -= 1
         case ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
-            node = state.nodes[item_id]
-            part = node.item.content[index]
+            item = state.nodes[item_id]
+            part = item.content[index]
             kept = _audio_bytes(part.audio)[: end_ms * AUDIO_BYTES_PER_MS]
             truncated = attrs.evolve(
                 part, audio=base64.b64encode(kept).decode("ascii"), transcript=None
             )
-            content = (*node.item.content[:index], truncated, *node.item.content[index + 1 :])
-            node.item = attrs.evolve(node.item, content=content)
+            content = (*item.content[:index], truncated, *item.content[index + 1 :])
+            state.nodes[item_id] = attrs.evolve(item, content=content)
     state.version += 1
     return state
 
 
 def _link_after(state: ConversationState, item: Item, previous: str | None) -> None:
-    following = state.head if previous is None else state.nodes[previous].next
-    state.nodes[item.id] = _Node(item, previous, following)
+    following = state.head if previous is None else state.next[previous]
+    state.nodes[item.id] = item
+    state.prev[item.id] = previous
+    state.next[item.id] = following
     if previous is None:
         state.head = item.id
     else:
-        state.nodes[previous].next = item.id
+        state.next[previous] = item.id
     if following is None:
         state.tail = item.id
     else:
-        state.nodes[following].prev = item.id
+        state.prev[following] = item.id
 
 
-def _unlink(state: ConversationState, item_id: str) -> _Node:
-    node = state.nodes.pop(item_id)
-    if node.prev is None:
-        state.head = node.next
+def _unlink(state: ConversationState, item_id: str) -> Item:
+    item = state.nodes.pop(item_id)
+    previous, following = state.prev.pop(item_id), state.next.pop(item_id)
+    if previous is None:
+        state.head = following
     else:
-        state.nodes[node.prev].next = node.next
-    if node.next is None:
-        state.tail = node.prev
+        state.next[previous] = following
+    if following is None:
+        state.tail = previous
     else:
-        state.nodes[node.next].prev = node.prev
-    return node
+        state.prev[following] = previous
+    return item
 
 
 def replay(events: list[Event], state: ConversationState | None = None) -> ConversationState:

@@ -18,15 +18,15 @@ from actors.conversation.model import Item
 class Published:
     """A change to the conversation at ``version``, shared by every subscriber.
 
-    ``encoded`` caches the frames' JSON per dialect and ``wire`` the same frames as ready-made
+    ``encoded`` caches, per wire dialect, the frames' JSON and the same frames as ready-made
     WebSocket bytes: the first connection of a dialect encodes the event, every other one sends
-    the same bytes.
+    the same bytes. Made on first use, and of tuples: a conversation keeps its recent changes,
+    and every container in them is one more object for the garbage collector to walk.
     """
 
     event: Event
     version: int
-    encoded: dict[object, list[bytes]] = attrs.field(factory=dict)
-    wire: dict[object, bytes] = attrs.field(factory=dict)
+    encoded: dict[object, tuple[tuple[bytes, ...], bytes]] | None = None
 
 
 @attrs.frozen

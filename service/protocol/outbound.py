@@ -48,49 +48,47 @@ def session_updated_frame(session: JsonObject) -> str:
     return codec.encode(SessionUpdated(new_event_id(), session))
 
 
-def _published_json(published: Published, dialect: Dialect) -> list[bytes]:
-    """The JSON of the frames ``published`` makes for ``dialect``, encoded once and cached.
+def _published_frames(published: Published, dialect: Dialect) -> tuple[tuple[bytes, ...], bytes]:
+    """The JSON of the frames ``published`` makes for ``dialect``, and the frames as bytes.
 
-    Cached on the event, so every connection of that dialect sends identical frames (same event
-    ids) whether it writes pre-built bytes or text.
+    Encoded once and cached on the event, so every connection of that dialect sends identical
+    frames (same event ids) whether it writes pre-built bytes or text.
     """
-    cached = published.encoded.get(dialect)
+    cache = published.encoded
+    if cache is None:
+        cache = published.encoded = {}
+    cached = cache.get(dialect)
     if cached is not None:
         return cached
+    jsons: tuple[bytes, ...]
     match published.event:
         case core.ItemCreated(item=item, previous_item_id=previous):
             wire_item = codec.item_json(item, dialect)
             position = published.version
             # A client's create is complete at once: GA sends ``added`` then ``done``, same item.
             names = GA_CREATED if dialect is Dialect.GA else BETA_CREATED
-            cached = [
+            jsons = tuple(
                 codec.item_change_json(name, new_event_id(), previous, wire_item, position)
                 for name in names
-            ]
+            )
         case core.ItemDeleted(item_id=item_id):
             deleted = ConversationItemDeleted(new_event_id(), item_id, published.version)
-            cached = [codec.encode_json(deleted)]
+            jsons = (codec.encode_json(deleted),)
         case core.ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
             truncated = ConversationItemTruncated(
                 new_event_id(), item_id, index, end_ms, published.version
             )
-            cached = [codec.encode_json(truncated)]
-    published.encoded[dialect] = cached
+            jsons = (codec.encode_json(truncated),)
+    cached = cache[dialect] = (jsons, b"".join(fastsend.utf8_text_frame(data) for data in jsons))
     return cached
 
 
 def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
     """``frames`` as WebSocket text frames, ready to write; built once per dialect when shared."""
+    if type(outbound) is Published:
+        return _published_frames(outbound, dialect)[1]
     if isinstance(outbound, Relayed) and isinstance(outbound.payload, bytes):
         return outbound.payload  # already WebSocket bytes: the rest of a partly written item
-    if isinstance(outbound, Published):
-        cached = outbound.wire.get(dialect)
-        if cached is None:
-            built = b"".join(
-                fastsend.utf8_text_frame(data) for data in _published_json(outbound, dialect)
-            )
-            cached = outbound.wire[dialect] = built
-        return cached
     return b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
 
 
@@ -121,7 +119,7 @@ def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
     """
     match outbound:
         case Published():
-            return [data.decode() for data in _published_json(outbound, dialect)]
+            return [data.decode() for data in _published_frames(outbound, dialect)[0]]
         case Retrieved(item=item):
             wire_item = codec.item_to_wire(item, dialect)
             return [codec.encode(ConversationItemRetrieved(new_event_id(), wire_item))]
