@@ -6,6 +6,7 @@ caller only once the transaction is durable. One fsync then covers many appends,
 does not cost throughput. Reads use their own connection, which WAL lets run beside the writer.
 """
 
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -32,6 +33,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Enough to cover every conversation's pending append at once under heavy load, small enough
 # that one transaction stays short.
 MAX_APPENDS_PER_COMMIT = 1024
+# Events per INSERT statement (4 parameters each, well within SQLite's limits).
+ROWS_PER_INSERT = 500
 
 
 @attrs.define
@@ -81,6 +84,9 @@ class SqliteEventStore:
         # sqlite3 connections must not be used by two threads at once: one thread slot each.
         self._writer_slot = trio.CapacityLimiter(1)
         self._reader_slot = trio.CapacityLimiter(1)
+        # The last version of each conversation this store committed or read: the version check
+        # needs no query for them (see ``_commit_checked``).
+        self._versions: dict[str, int] = {}
         self.commits = 0
         self.appends = 0
 
@@ -151,47 +157,90 @@ class SqliteEventStore:
                     pending.done.set()
 
     def _commit_sync(self, batch: list[_PendingAppend]) -> None:
-        # A fixed handful of sqlite3 calls per batch, not a few per append: each call releases
-        # and retakes the GIL, and while the event loop thread is busy every retake can wait a
-        # whole switch interval (5 ms); per-append calls made a loaded server's commits slow.
-        connection = self._writer
-        conversations = list({pending.conversation_id for pending in batch})
+        # A fixed handful of sqlite3 calls per batch, not a few per append or per row: each call
+        # (each row fetched, each statement stepped) releases and retakes the GIL, and while the
+        # event loop thread is busy every retake can wait up to a switch interval (5 ms).
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            versions: dict[str, int] = {
-                conversation_id: version or 0
-                for conversation_id, version in connection.execute(
-                    _versions_query(len(conversations)), conversations
-                ).fetchall()
-            }
-            rows: list[tuple[str, int, str, bytes]] = []
+            self._commit_checked(batch, trust_known=True)
+        except sqlite3.IntegrityError:
+            # Another process appended to one of these conversations since we last looked.
+            self._rollback()
             for pending in batch:
-                actual = versions.get(pending.conversation_id, 0)
-                if actual != pending.expected_version:
-                    pending.error = VersionConflict(
-                        pending.conversation_id, pending.expected_version, actual
-                    )
-                    continue
-                rows.extend(
-                    (pending.conversation_id, actual + offset, event.kind, event.data)
-                    for offset, event in enumerate(pending.events, start=1)
-                )
-                new_version = actual + len(pending.events)
-                pending.new_version = versions[pending.conversation_id] = new_version
-            connection.executemany(
-                "INSERT INTO events (conversation_id, version, kind, data) VALUES (?, ?, ?, ?)",
-                rows,
-            )
-            connection.execute("COMMIT")
+                self._versions.pop(pending.conversation_id, None)
+                pending.error = None
+            try:
+                self._commit_checked(batch, trust_known=False)
+            except sqlite3.Error as exc:
+                self._fail(batch, exc)
         except sqlite3.Error as exc:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            failure = StoreUnavailable(f"SQLite commit failed: {exc}")
-            for pending in batch:
-                pending.error = failure
-            return
+            self._fail(batch, exc)
+
+    def _commit_checked(self, batch: list[_PendingAppend], *, trust_known: bool) -> None:
+        """Append what matches its expected version, in one transaction; raises sqlite3.Error.
+
+        The last version of each conversation comes from what this store committed or read
+        before (``trust_known``), else from the log. A version another process appended since
+        makes the insert break the (conversation_id, version) key: IntegrityError.
+        """
+        connection = self._writer
+        connection.execute("BEGIN IMMEDIATE")
+        known = self._versions if trust_known else {}
+        # A conversation is looked up in the log unless every append to it in the batch follows
+        # on from the version we know: a mismatch may only mean that what we know is stale.
+        following: dict[str, int] = {}
+        unknown: list[str] = []
+        for pending in batch:
+            conversation_id = pending.conversation_id
+            if (
+                following.get(conversation_id, known.get(conversation_id))
+                != pending.expected_version
+            ):
+                unknown.append(conversation_id)
+            following[conversation_id] = pending.expected_version + len(pending.events)
+        unknown = list(dict.fromkeys(unknown))
+        versions = {cid: known[cid] for cid in following.keys() - set(unknown)}
+        if unknown:
+            versions.update(
+                (conversation_id, version or 0)
+                for conversation_id, version in connection.execute(
+                    _versions_query(len(unknown)), unknown
+                ).fetchall()
+            )
+        rows: list[str | int | bytes] = []
+        for pending in batch:
+            actual = versions[pending.conversation_id]
+            if actual != pending.expected_version:
+                pending.error = VersionConflict(
+                    pending.conversation_id, pending.expected_version, actual
+                )
+                continue
+            for offset, event in enumerate(pending.events, start=1):
+                rows += (pending.conversation_id, actual + offset, event.kind, event.data)
+            pending.new_version = versions[pending.conversation_id] = actual + len(pending.events)
+        for start in range(0, len(rows), 4 * ROWS_PER_INSERT):
+            chunk = rows[start : start + 4 * ROWS_PER_INSERT]
+            connection.execute(_insert_statement(len(chunk) // 4), chunk)
+        connection.execute("COMMIT")
+        self._versions.update(versions)
         self.commits += 1
         self.appends += len(batch)
+
+    def _rollback(self) -> None:
+        if self._writer.in_transaction:
+            self._writer.execute("ROLLBACK")
+
+    def _fail(self, batch: list[_PendingAppend], exc: sqlite3.Error) -> None:
+        self._rollback()
+        failure = StoreUnavailable(f"SQLite commit failed: {exc}")
+        for pending in batch:
+            pending.error = failure
+
+
+@functools.cache
+def _insert_statement(rows: int) -> str:
+    """One INSERT of ``rows`` events: one statement to step instead of one per row."""
+    values = ",".join(["(?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events (conversation_id, version, kind, data) VALUES {values}"
 
 
 def _versions_query(count: int) -> str:

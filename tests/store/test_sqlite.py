@@ -3,9 +3,11 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
 import trio
+import trio.testing
 
-from actors.store import NewEvent
+from actors.store import NewEvent, VersionConflict
 from actors.store.sqlite import SqliteEventStore, open_sqlite_store
 
 
@@ -80,3 +82,43 @@ async def test_one_commit_takes_appends_to_many_conversations(tmp_path: Path) ->
         assert store.appends == 600
         assert store.commits < 10
         assert await store.current_version("c599") == 1
+
+
+async def test_an_append_by_another_store_on_the_same_file_is_a_conflict_not_an_overwrite(
+    tmp_path: Path,
+) -> None:
+    # Each store remembers the versions it committed; another process's appends make that stale.
+    path = tmp_path / "shared.sqlite3"
+    async with open_sqlite_store(path) as first, open_sqlite_store(path) as second:
+        assert await first.append("c", 0, [NewEvent("k", b"1")]) == 1
+        assert await second.append("c", 1, [NewEvent("k", b"2")]) == 2
+        with pytest.raises(VersionConflict) as conflict:
+            await first.append("c", 1, [NewEvent("k", b"lost")])
+        assert (conflict.value.expected, conflict.value.actual) == (1, 2)
+        # What it learnt is right: following on from the other store's append works.
+        assert await first.append("c", 2, [NewEvent("k", b"3")]) == 3
+        assert [e.data for e in await second.read("c")] == [b"1", b"2", b"3"]
+
+
+async def test_a_batch_with_several_appends_to_one_conversation_commits_them_in_order(
+    tmp_path: Path,
+) -> None:
+    async with open_sqlite_store(tmp_path / "log.sqlite3") as store:
+        assert isinstance(store, SqliteEventStore)
+        await store.append("c", 0, [NewEvent("k", b"0")])
+        results: list[int | str] = []
+
+        async def append(expected: int, data: bytes) -> None:
+            try:
+                results.append(await store.append("c", expected, [NewEvent("k", data)]))
+            except VersionConflict:
+                results.append("conflict")
+
+        async with trio.open_nursery() as nursery:  # queued in this order, as an actor pipelines
+            nursery.start_soon(append, 1, b"1")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(append, 2, b"2")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(append, 2, b"twice")
+        assert sorted(map(str, results)) == ["2", "3", "conflict"]
+        assert [e.data for e in await store.read("c")] == [b"0", b"1", b"2"]
