@@ -243,10 +243,12 @@ class ConversationActor:
                     )
                     outputs.append((origin, reply))
                 case core.CreateItem() | core.DeleteItem() | core.TruncateItem():
+                    # An id is generated only for a create that has none (most clients send one).
+                    needs_id = isinstance(request, core.CreateItem) and not request.item.id
                     decided = core.decide(
                         self.state,
                         request,
-                        generated_item_id=self._generate_item_id(),
+                        generated_item_id=self._generate_item_id() if needs_id else "",
                         max_items=self.max_items,
                     )
                     if isinstance(decided, core.Rejected):

@@ -38,12 +38,15 @@ def to_record(event: Event) -> NewEvent:
 
 
 def _item_record(item: Item) -> dict[str, Any]:
-    """``_converter.unstructure(item)``: fields equal to their defaults are left out."""
-    record: dict[str, Any] = {"id": item.id, "type": item.type.value}
+    """``_converter.unstructure(item)``: fields equal to their defaults are left out.
+
+    Enum members go in as they are: they are strings, and orjson writes their values.
+    """
+    record: dict[str, Any] = {"id": item.id, "type": item.type}
     if item.status is not ItemStatus.COMPLETED:
-        record["status"] = item.status.value
+        record["status"] = item.status
     if item.role is not None:
-        record["role"] = item.role.value
+        record["role"] = item.role
     if item.content:
         record["content"] = [_part_record(part) for part in item.content]
     put_present(
@@ -60,7 +63,7 @@ def _item_record(item: Item) -> dict[str, Any]:
 
 def _part_record(part: ContentPart) -> dict[str, Any]:
     return put_present(
-        {"kind": part.kind.value},
+        {"kind": part.kind},
         (
             ("text", part.text),
             ("audio", part.audio),

@@ -660,14 +660,17 @@ def item_to_wire(item: Item, dialect: Dialect = Dialect.BETA) -> OutItem:
 
 
 def item_json(item: Item, dialect: Dialect = Dialect.BETA) -> dict[str, Any]:
-    """``unstructure(item_to_wire(item, dialect))``, without the intermediate objects."""
+    """``unstructure(item_to_wire(item, dialect))``, without the intermediate objects.
+
+    Enum members go in as they are: they are strings, and orjson writes their values.
+    """
     kind = item.type
-    wire: dict[str, Any] = {"id": item.id, "type": kind.value, "object": "realtime.item"}
+    wire: dict[str, Any] = {"id": item.id, "type": kind, "object": "realtime.item"}
     if dialect is Dialect.GA:
-        wire["status"] = item.status.value
+        wire["status"] = item.status
         if kind is ItemType.MESSAGE:
             if item.role is not None:
-                wire["role"] = item.role.value
+                wire["role"] = item.role
             wire["content"] = [_ga_part_json(part) for part in item.content]
         elif kind is ItemType.FUNCTION_CALL:
             if item.call_id is not None:
@@ -679,9 +682,9 @@ def item_json(item: Item, dialect: Dialect = Dialect.BETA) -> dict[str, Any]:
             wire["output"] = item.output or ""
         return wire
     if kind is not ItemType.FUNCTION_CALL_OUTPUT:
-        wire["status"] = item.status.value
+        wire["status"] = item.status
     if item.role is not None:
-        wire["role"] = item.role.value
+        wire["role"] = item.role
     if kind is ItemType.MESSAGE:
         wire["content"] = [_beta_part_json(part) for part in item.content]
     put_present(
@@ -698,7 +701,7 @@ def item_json(item: Item, dialect: Dialect = Dialect.BETA) -> dict[str, Any]:
 
 def _beta_part_json(part: ContentPart) -> dict[str, Any]:
     return put_present(
-        {"type": BETA_CONTENT_NAMES.get(part.kind, part.kind.value)},
+        {"type": BETA_CONTENT_NAMES.get(part.kind, part.kind)},
         (
             ("text", part.text),
             ("id", part.reference_id),
@@ -712,7 +715,7 @@ def _beta_part_json(part: ContentPart) -> dict[str, Any]:
 
 def _ga_part_json(part: ContentPart) -> dict[str, Any]:
     return put_present(
-        {"type": part.kind.value},
+        {"type": part.kind},
         (
             ("text", part.text),
             ("audio", part.audio),
