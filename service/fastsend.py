@@ -40,9 +40,10 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 from wsproto import WSConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import Event
+from wsproto.events import Event, TextMessage
 
 from actors.conversation.messages import Flag
+from service.wsframes import DEFAULT_MAX_PAYLOAD as MAX_PAYLOAD
 from service.wsframes import FastFrameReader
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
@@ -144,18 +145,38 @@ class MessageSink:
     def __init__(self, original: trio.MemorySendChannel[str | bytes]) -> None:
         self._original = original
         self._handler: Callable[[str | bytes], Awaitable[None]] | None = None
+        self._take_now: Callable[[str], bool] | None = None
         self._ready = Flag()
         self.on_close: Callable[[], None] | None = None
         self._closing = False
 
-    def attach(self, handler: Callable[[str | bytes], Awaitable[None]]) -> None:
+    def attach(
+        self,
+        handler: Callable[[str | bytes], Awaitable[None]],
+        take_now: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Hand messages to ``handler`` from now on.
+
+        ``take_now`` (optional) handles a text message without waiting, or returns False
+        without having done anything, and the message then goes to ``handler``.
+        """
         self._handler = handler
+        self._take_now = take_now
         self._ready.set()
 
     def discard(self) -> None:
         """Drop every message from now on (the connection is ending)."""
         self._handler = None
+        self._take_now = None
         self._ready.set()
+
+    def take_now(self, message: str) -> bool:
+        """Handle ``message`` at once if it can be (see ``attach``); False: it was not."""
+        if not self._ready.is_set():
+            return False
+        if self._handler is None:
+            return True  # discarded: dropped, as ``send`` would
+        return self._take_now is not None and self._take_now(message)
 
     # What trio-websocket calls on its channel.
     async def send(self, message: str | bytes) -> None:
@@ -220,10 +241,15 @@ class FastWsproto:
     and stay there. Events come out in the order their frames arrived.
     """
 
-    def __init__(self, real: WSConnection) -> None:
+    def __init__(
+        self, real: WSConnection, sink: MessageSink | None = None, max_payload: int = MAX_PAYLOAD
+    ) -> None:
         self._real = real
-        self._reader: FastFrameReader | None = FastFrameReader()
+        self._reader: FastFrameReader | None = FastFrameReader(max_payload)
         self._events: list[Event] = []
+        # Text messages the sink takes at once never become events: no event object, no trip
+        # through trio-websocket's handlers and no await per message.
+        self._sink = sink
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
@@ -240,6 +266,8 @@ class FastWsproto:
             return
         if data is not None and self._real.state is ConnectionState.OPEN:
             events, rest = reader.feed(data)
+            if self._sink is not None and not self._events:
+                events = self._take_now(events)
             self._events.extend(events)
             if rest is not None:
                 self._hand_over(rest)
@@ -248,6 +276,14 @@ class FastWsproto:
         # accepted (sent behind the request): wsproto's, from the frame boundary we are at.
         self._hand_over(reader.pending())
         self._real.receive_data(data)
+
+    def _take_now(self, events: list[Event]) -> list[Event]:
+        """The events left once the sink took the leading text messages it could, in order."""
+        assert self._sink is not None
+        for index, event in enumerate(events):
+            if type(event) is not TextMessage or not self._sink.take_now(event.data):
+                return events[index:]
+        return []
 
     def _hand_over(self, rest: bytes) -> None:
         self._reader = None
@@ -261,11 +297,16 @@ class FastWsproto:
         yield from self._real.events()
 
 
-def install_fast_frames(request: WebSocketRequest) -> FastWsproto | None:
+def install_fast_frames(
+    request: WebSocketRequest, sink: MessageSink | None = None
+) -> FastWsproto | None:
     """Parse the usual client frames of ``request``'s connection faster; call before ``accept``.
 
-    Returns None (and changes nothing) when the connection lacks the internals, or when the
-    client sent bytes behind its handshake request: wsproto holds those, so it keeps the stream.
+    With ``sink``, text messages it can take at once go to it straight from the parser. Frames
+    over the connection's message size limit go to wsproto, so trio-websocket still closes the
+    connection (1009) for them. Returns None (and changes nothing) when the connection lacks the
+    internals, or when the client sent bytes behind its handshake request: wsproto holds those,
+    so it keeps the stream.
     """
     connection = getattr(request, "_connection", None)
     real = getattr(connection, "_wsproto", None)
@@ -275,7 +316,8 @@ def install_fast_frames(request: WebSocketRequest) -> FastWsproto | None:
     trailing = getattr(h11_connection, "trailing_data", None)
     if trailing is None or trailing[0]:
         return None
-    fast = FastWsproto(real)
+    limit = getattr(connection, "_max_message_size", 0)
+    fast = FastWsproto(real, sink, min(limit, MAX_PAYLOAD) if limit else MAX_PAYLOAD)
     connection._wsproto = fast  # type: ignore[union-attr]
     return fast
 

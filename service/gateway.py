@@ -167,7 +167,7 @@ async def handle_request(
     # Received messages go straight from trio-websocket's reader task to the connection, and the
     # usual frames are parsed by service/wsframes.py rather than by wsproto.
     sink = fastsend.install_sink(request)
-    fastsend.install_fast_frames(request)
+    fastsend.install_fast_frames(request, sink)
     async with guard.accepted(request) as websocket:
         fastsend.release_handshake(websocket)
         connection = Connection(
@@ -215,6 +215,8 @@ class Connection:
         # when its internals are the ones we know.
         self._fast = fastsend.supported(websocket)
         self._write_stall = settings.write_stall_timeout or math.inf
+        # A request decoded without waiting that found the inbox full, for ``_received``.
+        self._held: Envelope | None = None
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 
@@ -243,7 +245,7 @@ class Connection:
         try:
             if self._sink is not None:
                 # trio-websocket's reader task hands us each message; this task writes.
-                self._sink.attach(self._received)
+                self._sink.attach(self._received, self._received_now)
                 await self._write()
             else:
                 async with trio.open_nursery() as nursery:
@@ -293,20 +295,16 @@ class Connection:
 
     async def _received(self, frame: str | bytes) -> None:
         """Decode one client event and pass it to the conversation (or refuse it)."""
-        # Commands wait for the history to be queued, so replies never interleave with it.
-        if not self.subscriber.live.is_set():
-            await self.subscriber.live.wait()
-        if self._reading_stopped:
+        if self._held is not None:  # decoded by ``_received_now``, which found the inbox full
+            envelope: Envelope | None
+            envelope, self._held = self._held, None
+        else:
+            # Commands wait for the history to be queued, so replies never interleave with it.
+            if not self.subscriber.live.is_set():
+                await self.subscriber.live.wait()
+            envelope = self._decoded(frame)
+        if envelope is None or self.actor is None:
             return
-        assert self.actor is not None, "only a joined subscriber goes live"
-        decoded = codec.decode_client_event(frame, self.dialect)
-        refusal = self.guard.check(frame, decoded)
-        if refusal is not None:
-            # Straight to our own queue: a refused event never reaches the conversation.
-            self.guard.metrics.error(refusal.code)
-            self.subscriber.offer(Relayed(outbound.error_frame(refusal, event_id_of(decoded))))
-            return
-        envelope = self._envelope_for(decoded)
         try:
             # Without a wait when there is room: the events of one read all reach the inbox
             # before the actor runs, so it decides them as one batch (one append, one write per
@@ -318,6 +316,41 @@ class Connection:
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The actor is gone: it closed our queue, so the writer closes the connection.
             self._reading_stopped = True
+
+    def _received_now(self, frame: str) -> bool:
+        """``_received`` without waiting, when it needs no wait; False: ``_received`` must run.
+
+        Called by trio-websocket's reader task straight from the frame parser (see
+        ``fastsend.FastWsproto``). When the inbox is full the decoded request is held for the
+        ``_received`` that follows (the parser passes every later message that way too).
+        """
+        if not self.subscriber.live.is_set():
+            return False
+        envelope = self._decoded(frame)
+        if envelope is None or self.actor is None:
+            return True
+        try:
+            self.actor.inbox.send_nowait(envelope)
+        except trio.WouldBlock:
+            self._held = envelope
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._reading_stopped = True
+        return True
+
+    def _decoded(self, frame: str | bytes) -> Envelope | None:
+        """The request ``frame`` makes; None when it needs none (refused, or reading stopped)."""
+        if self._reading_stopped:
+            return None
+        assert self.actor is not None, "only a joined subscriber goes live"
+        decoded = codec.decode_client_event(frame, self.dialect)
+        refusal = self.guard.check(frame, decoded)
+        if refusal is not None:
+            # Straight to our own queue: a refused event never reaches the conversation.
+            self.guard.metrics.error(refusal.code)
+            self.subscriber.offer(Relayed(outbound.error_frame(refusal, event_id_of(decoded))))
+            return None
+        return self._envelope_for(decoded)
 
     def _envelope_for(self, decoded: ClientEvent | DecodeFailure) -> Envelope:
         origin = self.subscriber

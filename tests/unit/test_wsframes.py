@@ -4,6 +4,7 @@ import itertools
 import os
 from typing import Any
 
+import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wsproto import ConnectionType, WSConnection
@@ -20,7 +21,7 @@ from wsproto.events import (
     TextMessage,
 )
 
-from service.fastsend import FastWsproto
+from service.fastsend import FastWsproto, MessageSink
 from service.wsframes import FastFrameReader, mask
 
 HANDSHAKE = (
@@ -63,9 +64,11 @@ def opened_server() -> WSConnection:
     return server
 
 
-def messages(connection: Any, chunks: list[bytes]) -> list[tuple[str, object]]:
+def messages(
+    connection: Any, chunks: list[bytes], out: list[tuple[str, object]] | None = None
+) -> list[tuple[str, object]]:
     """Feed ``chunks`` the way trio-websocket does; whole messages, pings, pongs and the close."""
-    out: list[tuple[str, object]] = []
+    out = [] if out is None else out
     parts: list[Any] = []
     for chunk in chunks:
         if connection.state is not ConnectionState.OPEN:
@@ -127,6 +130,48 @@ def test_the_same_messages_as_wsproto_for_any_frames_and_any_chunking(
     assert messages(fast, chunks) == expected
     if all(is_usual for _, is_usual in frames):
         assert fast.fast  # every frame was parsed here, none by wsproto
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    frames=st.lists(
+        st.one_of(usual.map(lambda f: (f, True)), unusual.map(lambda f: (f, False))),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=100_000), max_size=8),
+    answers=st.lists(st.booleans(), max_size=12),
+)
+def test_messages_a_sink_takes_at_once_keep_their_place_among_the_rest(
+    frames: list[tuple[bytes, bool]], cuts: list[int], answers: list[bool]
+) -> None:
+    stream = b"".join(one for one, _ in frames)
+    points = sorted({0, len(stream), *(cut % (len(stream) + 1) for cut in cuts)})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(points)] or [b""]
+    expected = messages(opened_server(), chunks)
+    seen: list[tuple[str, object]] = []
+    offers = iter(answers)
+
+    def take_now(text: str) -> bool:  # takes or leaves each message, as the answers say
+        taken = next(offers, False)
+        if taken:
+            seen.append(("text", text))
+        return taken
+
+    async def handler(message: str | bytes) -> None:
+        raise AssertionError("messages that are not taken at once stay events here")
+
+    sink = MessageSink(trio.open_memory_channel[str | bytes](0)[0])
+    sink.attach(handler, take_now)
+    assert messages(FastWsproto(opened_server(), sink), chunks, seen) == expected
+
+
+def test_frames_over_the_message_limit_go_to_wsproto() -> None:
+    fast = FastWsproto(opened_server(), max_payload=100)
+    fast.receive_data(frame(0x1, b"x" * 100) + frame(0x1, b"y" * 101))
+    received = list(fast.events())
+    assert not fast.fast
+    texts = [event.data for event in received if isinstance(event, TextMessage)]
+    assert texts == ["x" * 100, "y" * 101]  # the second one parsed by wsproto
 
 
 def test_usual_frames_are_parsed_here_and_the_first_unusual_one_hands_over() -> None:
