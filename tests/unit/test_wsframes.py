@@ -111,20 +111,28 @@ unusual = st.one_of(
 )
 
 
+# Frames, each marked usual (parsed here) or not.
+framed = st.lists(
+    st.one_of(usual.map(lambda f: (f, True)), unusual.map(lambda f: (f, False))), max_size=12
+)
+
+
+def chunked(frames: list[tuple[bytes, bool]], cuts: list[int]) -> list[bytes]:
+    """The frames' bytes, cut into reads at ``cuts`` (modulo the length)."""
+    stream = b"".join(one for one, _ in frames)
+    points = sorted({0, len(stream), *(cut % (len(stream) + 1) for cut in cuts)})
+    return [stream[a:b] for a, b in itertools.pairwise(points)] or [b""]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    frames=st.lists(
-        st.one_of(usual.map(lambda f: (f, True)), unusual.map(lambda f: (f, False))),
-        max_size=12,
-    ),
+    frames=framed,
     cuts=st.lists(st.integers(min_value=0, max_value=100_000), max_size=8),
 )
 def test_the_same_messages_as_wsproto_for_any_frames_and_any_chunking(
     frames: list[tuple[bytes, bool]], cuts: list[int]
 ) -> None:
-    stream = b"".join(one for one, _ in frames)
-    points = sorted({0, len(stream), *(cut % (len(stream) + 1) for cut in cuts)})
-    chunks = [stream[a:b] for a, b in itertools.pairwise(points)] or [b""]
+    chunks = chunked(frames, cuts)
     expected = messages(opened_server(), chunks)
     fast = FastWsproto(opened_server())
     assert messages(fast, chunks) == expected
@@ -134,19 +142,14 @@ def test_the_same_messages_as_wsproto_for_any_frames_and_any_chunking(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    frames=st.lists(
-        st.one_of(usual.map(lambda f: (f, True)), unusual.map(lambda f: (f, False))),
-        max_size=12,
-    ),
+    frames=framed,
     cuts=st.lists(st.integers(min_value=0, max_value=100_000), max_size=8),
     answers=st.lists(st.booleans(), max_size=12),
 )
 def test_messages_a_sink_takes_at_once_keep_their_place_among_the_rest(
     frames: list[tuple[bytes, bool]], cuts: list[int], answers: list[bool]
 ) -> None:
-    stream = b"".join(one for one, _ in frames)
-    points = sorted({0, len(stream), *(cut % (len(stream) + 1) for cut in cuts)})
-    chunks = [stream[a:b] for a, b in itertools.pairwise(points)] or [b""]
+    chunks = chunked(frames, cuts)
     expected = messages(opened_server(), chunks)
     seen: list[tuple[str, object]] = []
     offers = iter(answers)
