@@ -16,7 +16,9 @@ this server's log. See docs/observers.md.
 import logging
 import math
 import re
+from collections.abc import Coroutine
 from enum import StrEnum
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -218,8 +220,77 @@ class Connection:
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 
-    async def run(self) -> None:
-        """Join the conversation, serve it until either side closes, then leave."""
+    def run(self) -> Coroutine[Any, Any, None]:
+        """Join the conversation, serve it until either side closes, then leave (awaitable).
+
+        Returns once the connection is closed: by the client, or here, with the close code that
+        tells why the outbound queue ended. A plain function: an idle connection's handler task
+        waits in ``_serve``'s frame only, not in one more coroutine per layer (each frame is a few
+        hundred bytes per connection).
+        """
+        return self._serve() if self._sink is not None else self._serve_reading()
+
+    async def _serve_reading(self) -> None:
+        """Without a sink: a task of our own reads with ``get_message`` while ``_serve`` runs."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read, nursery.cancel_scope)
+            await self._serve()
+            nursery.cancel_scope.cancel()
+
+    async def _serve(self) -> None:
+        if not await self._join():
+            return
+        log.info("connection opened", extra=self._log_extra(role=self.guard.role))
+        refused = False
+        try:
+            if self._sink is not None:
+                # trio-websocket's reader task hands us each message; this task writes.
+                self._sink.attach(self._received)
+            await self._greet()
+            if self._fast and fastsend.can_try_send(self.websocket):
+                # From now on the actor may write straight to the socket when we are idle.
+                self.subscriber.direct = self._write_now
+            while True:
+                await self._outbox.wait()
+                if self._ended:
+                    return
+                batch = self._outbox.take(WRITE_BATCH)
+                if not batch:
+                    break
+                self.guard.sent_all(batch, self._outbox)
+                await self._send_batch(batch)
+                self.subscriber.written(len(batch))
+                for item in batch:
+                    if isinstance(item, Published):
+                        self.last_version = item.version
+                    refused = refused or isinstance(item, ResumeUnavailable)
+            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
+            # Nothing more reaches the conversation, and a message waiting in trio-websocket's
+            # reader task for a history that never comes must not hold up the closing handshake.
+            self._stop_reading()
+            await self._close_for(refused)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._outbox.close_receiver()
+            self._stop_reading()
+            self._leave()
+            log.info("connection closed", extra=self._log_extra(close_code=self.guard.close_code))
+
+    async def _close_for(self, refused: bool) -> None:
+        """Close the connection with the code that tells why its queue ended."""
+        if refused:
+            reason = "cannot resume; rejoin"
+            await self.guard.close(self.websocket, CLOSE_RESUME_UNAVAILABLE, reason)
+        elif self.subscriber.overflowed:
+            reason = f"slow consumer; last_position={self.last_version}"
+            await self.guard.close(self.websocket, CLOSE_SLOW_CONSUMER, reason)
+        else:
+            reason = "conversation restarted; retry"
+            await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
+
+    async def _join(self) -> bool:
+        """Ask to join the conversation; False when it is unavailable (the connection closed)."""
         log_id = self.registry.store.log_id
         if self.join.log_id not in (None, log_id):
             # The writer sends the greeting, this error and the close; nothing joins.
@@ -229,31 +300,23 @@ class Connection:
             )
             self.subscriber.offer(ResumeUnavailable(message, "log"))
             self.subscriber.drop()
-        else:
-            envelope = Envelope(Join(self.subscriber, self.join.after), self.subscriber)
-            try:
-                self.actor = await self.registry.send(self.join.conversation_id, envelope)
-            except ConversationUnavailable:
-                self._stop_reading()
-                reason = "conversation unavailable; retry"
-                await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
-                return
-        ids = {"connection_id": self.session_id, "conversation_id": self.join.conversation_id}
-        log.info("connection opened", extra={**ids, "role": self.guard.role})
+            return True
+        envelope = Envelope(Join(self.subscriber, self.join.after), self.subscriber)
         try:
-            if self._sink is not None:
-                # trio-websocket's reader task hands us each message; this task writes.
-                self._sink.attach(self._received)
-                await self._write()
-            else:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._read, nursery.cancel_scope)
-                    await self._write()
-                    nursery.cancel_scope.cancel()
-        finally:
+            self.actor = await self.registry.send(self.join.conversation_id, envelope)
+        except ConversationUnavailable:
             self._stop_reading()
-            self._leave()
-            log.info("connection closed", extra={**ids, "close_code": self.guard.close_code})
+            reason = "conversation unavailable; retry"
+            await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
+            return False
+        return True
+
+    def _log_extra(self, **extra: object) -> dict[str, object]:
+        return {
+            "connection_id": self.session_id,
+            "conversation_id": self.join.conversation_id,
+            **extra,
+        }
 
     def _leave(self) -> None:
         if self.actor is None:
@@ -346,12 +409,8 @@ class Connection:
                     Relayed(outbound.unsupported_frame(type_name, echo, self.dialect)), origin
                 )
 
-    async def _write(self) -> None:
-        """Greet, then write what is queued until the queue or the connection ends.
-
-        Returns once the connection is closed: by the client, or here, with the close code that
-        tells why the queue ended. The queue takes nothing more afterwards.
-        """
+    async def _greet(self) -> None:
+        """Send ``session.created`` and ``conversation.created`` (raises ConnectionClosed)."""
         hello: list[ServerEvent] = [
             SessionCreated(outbound.new_event_id(), JsonObject(self.session)),
             ConversationCreated(
@@ -360,44 +419,8 @@ class Connection:
                 self.registry.store.log_id,
             ),
         ]
-        refused = False
-        try:
-            for frame in codec.encode_many(hello):
-                await self.websocket.send_message(frame)
-            if self._fast and fastsend.can_try_send(self.websocket):
-                # From now on the actor may write straight to the socket when we are idle.
-                self.subscriber.direct = self._write_now
-            while True:
-                await self._outbox.wait()
-                if self._ended:
-                    return
-                batch = self._outbox.take(WRITE_BATCH)
-                if not batch:
-                    break
-                self.guard.sent_all(batch, self._outbox)
-                await self._send_batch(batch)
-                self.subscriber.written(len(batch))
-                for item in batch:
-                    if isinstance(item, Published):
-                        self.last_version = item.version
-                    refused = refused or isinstance(item, ResumeUnavailable)
-            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
-            # Nothing more reaches the conversation, and a message waiting in trio-websocket's
-            # reader task for a history that never comes must not hold up the closing handshake.
-            self._stop_reading()
-            if refused:
-                reason = "cannot resume; rejoin"
-                await self.guard.close(self.websocket, CLOSE_RESUME_UNAVAILABLE, reason)
-            elif self.subscriber.overflowed:
-                reason = f"slow consumer; last_position={self.last_version}"
-                await self.guard.close(self.websocket, CLOSE_SLOW_CONSUMER, reason)
-            else:
-                reason = "conversation restarted; retry"
-                await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
-        except ConnectionClosed:
-            pass
-        finally:
-            self._outbox.close_receiver()
+        for frame in codec.encode_many(hello):
+            await self.websocket.send_message(frame)
 
     def _write_now(self, items: list[Outbound]) -> list[Outbound]:
         """Write ``items`` to the socket at once; return what is left to queue, in order.
