@@ -172,6 +172,7 @@ async def handle_request(
     fastsend.install_fast_frames(request)
     async with guard.accepted(request) as websocket:
         fastsend.release_handshake(websocket)
+        fastsend.lighten(websocket)
         connection = Connection(
             websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
         )
