@@ -182,6 +182,27 @@ async def handle_request(
 class Connection:
     """A client connected to one conversation."""
 
+    # Slots: one of these per connection, and a dict of its fields is twice the size.
+    __slots__ = (
+        "_ended",
+        "_fast",
+        "_outbox",
+        "_reading_stopped",
+        "_session",
+        "_sink",
+        "_write_scope",
+        "_write_stall",
+        "actor",
+        "dialect",
+        "guard",
+        "join",
+        "last_version",
+        "registry",
+        "session_id",
+        "subscriber",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocketConnection,
@@ -204,8 +225,9 @@ class Connection:
         self.join = join
         self.dialect = dialect
         self.session_id = random_id("sess_")
-        # Per connection, never shared: what this client set with session.update.
-        self.session = session.initial_session(dialect, self.session_id, join.model)
+        # Per connection, never shared: what this client set with session.update (None: nothing,
+        # the initial session, built when needed rather than held by every idle connection).
+        self._session: dict[str, Any] | None = None
         self._outbox = Outbox(settings.subscriber_queue)
         self.subscriber = Subscriber(self._outbox)
         if sink is not None:
@@ -220,6 +242,13 @@ class Connection:
         self._write_stall = settings.write_stall_timeout or math.inf
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The connection's session object, as ``session.created``/``updated`` show it."""
+        if self._session is None:
+            return session.initial_session(self.dialect, self.session_id, self.join.model)
+        return self._session
 
     def run(self) -> Coroutine[Any, Any, None]:
         """Join the conversation, serve it until either side closes, then leave (awaitable).
@@ -402,8 +431,8 @@ class Connection:
                 return Envelope(command, origin, echo)
             case SessionUpdate(session=update):
                 # Relayed through the inbox so the answer keeps its place among the others.
-                self.session = session.merged(self.session, update)
-                frame = outbound.session_updated_frame(JsonObject(self.session))
+                self._session = session.merged(self.session, update)
+                frame = outbound.session_updated_frame(JsonObject(self._session))
                 return Envelope(Relayed(frame), origin)
             case Unsupported(type=type_name, event_id=echo):
                 return Envelope(
