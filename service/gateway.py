@@ -16,7 +16,9 @@ this server's log. See docs/observers.md.
 import logging
 import math
 import re
+from collections.abc import Coroutine
 from enum import StrEnum
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -170,6 +172,7 @@ async def handle_request(
     fastsend.install_fast_frames(request, sink)
     async with guard.accepted(request) as websocket:
         fastsend.release_handshake(websocket)
+        fastsend.lighten(websocket)
         connection = Connection(
             websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
         )
@@ -178,6 +181,28 @@ async def handle_request(
 
 class Connection:
     """A client connected to one conversation."""
+
+    # Slots: one of these per connection, and a dict of its fields is twice the size.
+    __slots__ = (
+        "_ended",
+        "_fast",
+        "_held",
+        "_outbox",
+        "_reading_stopped",
+        "_session",
+        "_sink",
+        "_write_scope",
+        "_write_stall",
+        "actor",
+        "dialect",
+        "guard",
+        "join",
+        "last_version",
+        "registry",
+        "session_id",
+        "subscriber",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -201,8 +226,9 @@ class Connection:
         self.join = join
         self.dialect = dialect
         self.session_id = random_id("sess_")
-        # Per connection, never shared: what this client set with session.update.
-        self.session = session.initial_session(dialect, self.session_id, join.model)
+        # Per connection, never shared: what this client set with session.update (None: nothing,
+        # the initial session, built when needed rather than held by every idle connection).
+        self._session: dict[str, Any] | None = None
         self._outbox = Outbox(settings.subscriber_queue)
         self.subscriber = Subscriber(self._outbox)
         if sink is not None:
@@ -220,8 +246,84 @@ class Connection:
         # The position of the last change sent: where the client resumes after a close.
         self.last_version = join.after
 
-    async def run(self) -> None:
-        """Join the conversation, serve it until either side closes, then leave."""
+    @property
+    def session(self) -> dict[str, Any]:
+        """The connection's session object, as ``session.created``/``updated`` show it."""
+        if self._session is None:
+            return session.initial_session(self.dialect, self.session_id, self.join.model)
+        return self._session
+
+    def run(self) -> Coroutine[Any, Any, None]:
+        """Join the conversation, serve it until either side closes, then leave (awaitable).
+
+        Returns once the connection is closed: by the client, or here, with the close code that
+        tells why the outbound queue ended. A plain function: an idle connection's handler task
+        waits in ``_serve``'s frame only, not in one more coroutine per layer (each frame is a few
+        hundred bytes per connection).
+        """
+        return self._serve() if self._sink is not None else self._serve_reading()
+
+    async def _serve_reading(self) -> None:
+        """Without a sink: a task of our own reads with ``get_message`` while ``_serve`` runs."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read, nursery.cancel_scope)
+            await self._serve()
+            nursery.cancel_scope.cancel()
+
+    async def _serve(self) -> None:
+        if not await self._join():
+            return
+        log.info("connection opened", extra=self._log_extra(role=self.guard.role))
+        refused = False
+        try:
+            if self._sink is not None:
+                # trio-websocket's reader task hands us each message; this task writes.
+                self._sink.attach(self._received, self._received_now)
+            await self._greet()
+            if self._fast and fastsend.can_try_send(self.websocket):
+                # From now on the actor may write straight to the socket when we are idle.
+                self.subscriber.direct = self._write_now
+            while True:
+                await self._outbox.wait()
+                if self._ended:
+                    return
+                batch = self._outbox.take(WRITE_BATCH)
+                if not batch:
+                    break
+                self.guard.sent_all(batch, self._outbox)
+                await self._send_batch(batch)
+                self.subscriber.written(len(batch))
+                for item in batch:
+                    if isinstance(item, Published):
+                        self.last_version = item.version
+                    refused = refused or isinstance(item, ResumeUnavailable)
+            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
+            # Nothing more reaches the conversation, and a message waiting in trio-websocket's
+            # reader task for a history that never comes must not hold up the closing handshake.
+            self._stop_reading()
+            await self._close_for(refused)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._outbox.close_receiver()
+            self._stop_reading()
+            self._leave()
+            log.info("connection closed", extra=self._log_extra(close_code=self.guard.close_code))
+
+    async def _close_for(self, refused: bool) -> None:
+        """Close the connection with the code that tells why its queue ended."""
+        if refused:
+            reason = "cannot resume; rejoin"
+            await self.guard.close(self.websocket, CLOSE_RESUME_UNAVAILABLE, reason)
+        elif self.subscriber.overflowed:
+            reason = f"slow consumer; last_position={self.last_version}"
+            await self.guard.close(self.websocket, CLOSE_SLOW_CONSUMER, reason)
+        else:
+            reason = "conversation restarted; retry"
+            await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
+
+    async def _join(self) -> bool:
+        """Ask to join the conversation; False when it is unavailable (the connection closed)."""
         log_id = self.registry.store.log_id
         if self.join.log_id not in (None, log_id):
             # The writer sends the greeting, this error and the close; nothing joins.
@@ -231,31 +333,23 @@ class Connection:
             )
             self.subscriber.offer(ResumeUnavailable(message, "log"))
             self.subscriber.drop()
-        else:
-            envelope = Envelope(Join(self.subscriber, self.join.after), self.subscriber)
-            try:
-                self.actor = await self.registry.send(self.join.conversation_id, envelope)
-            except ConversationUnavailable:
-                self._stop_reading()
-                reason = "conversation unavailable; retry"
-                await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
-                return
-        ids = {"connection_id": self.session_id, "conversation_id": self.join.conversation_id}
-        log.info("connection opened", extra={**ids, "role": self.guard.role})
+            return True
+        envelope = Envelope(Join(self.subscriber, self.join.after), self.subscriber)
         try:
-            if self._sink is not None:
-                # trio-websocket's reader task hands us each message; this task writes.
-                self._sink.attach(self._received, self._received_now)
-                await self._write()
-            else:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._read, nursery.cancel_scope)
-                    await self._write()
-                    nursery.cancel_scope.cancel()
-        finally:
+            self.actor = await self.registry.send(self.join.conversation_id, envelope)
+        except ConversationUnavailable:
             self._stop_reading()
-            self._leave()
-            log.info("connection closed", extra={**ids, "close_code": self.guard.close_code})
+            reason = "conversation unavailable; retry"
+            await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
+            return False
+        return True
+
+    def _log_extra(self, **extra: object) -> dict[str, object]:
+        return {
+            "connection_id": self.session_id,
+            "conversation_id": self.join.conversation_id,
+            **extra,
+        }
 
     def _leave(self) -> None:
         if self.actor is None:
@@ -371,20 +465,16 @@ class Connection:
                 return Envelope(command, origin, echo)
             case SessionUpdate(session=update):
                 # Relayed through the inbox so the answer keeps its place among the others.
-                self.session = session.merged(self.session, update)
-                frame = outbound.session_updated_frame(JsonObject(self.session))
+                self._session = session.merged(self.session, update)
+                frame = outbound.session_updated_frame(JsonObject(self._session))
                 return Envelope(Relayed(frame), origin)
             case Unsupported(type=type_name, event_id=echo):
                 return Envelope(
                     Relayed(outbound.unsupported_frame(type_name, echo, self.dialect)), origin
                 )
 
-    async def _write(self) -> None:
-        """Greet, then write what is queued until the queue or the connection ends.
-
-        Returns once the connection is closed: by the client, or here, with the close code that
-        tells why the queue ended. The queue takes nothing more afterwards.
-        """
+    async def _greet(self) -> None:
+        """Send ``session.created`` and ``conversation.created`` (raises ConnectionClosed)."""
         hello: list[ServerEvent] = [
             SessionCreated(outbound.new_event_id(), JsonObject(self.session)),
             ConversationCreated(
@@ -393,44 +483,8 @@ class Connection:
                 self.registry.store.log_id,
             ),
         ]
-        refused = False
-        try:
-            for frame in codec.encode_many(hello):
-                await self.websocket.send_message(frame)
-            if self._fast and fastsend.can_try_send(self.websocket):
-                # From now on the actor may write straight to the socket when we are idle.
-                self.subscriber.direct = self._write_now
-            while True:
-                await self._outbox.wait()
-                if self._ended:
-                    return
-                batch = self._outbox.take(WRITE_BATCH)
-                if not batch:
-                    break
-                self.guard.sent_all(batch, self._outbox)
-                await self._send_batch(batch)
-                self.subscriber.written(len(batch))
-                for item in batch:
-                    if isinstance(item, Published):
-                        self.last_version = item.version
-                    refused = refused or isinstance(item, ResumeUnavailable)
-            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
-            # Nothing more reaches the conversation, and a message waiting in trio-websocket's
-            # reader task for a history that never comes must not hold up the closing handshake.
-            self._stop_reading()
-            if refused:
-                reason = "cannot resume; rejoin"
-                await self.guard.close(self.websocket, CLOSE_RESUME_UNAVAILABLE, reason)
-            elif self.subscriber.overflowed:
-                reason = f"slow consumer; last_position={self.last_version}"
-                await self.guard.close(self.websocket, CLOSE_SLOW_CONSUMER, reason)
-            else:
-                reason = "conversation restarted; retry"
-                await self.guard.close(self.websocket, CLOSE_ACTOR_RESTARTED, reason)
-        except ConnectionClosed:
-            pass
-        finally:
-            self._outbox.close_receiver()
+        for frame in codec.encode_many(hello):
+            await self.websocket.send_message(frame)
 
     def _write_now(self, items: list[Outbound]) -> list[Outbound]:
         """Write ``items`` to the socket at once; return what is left to queue, in order.

@@ -6,12 +6,11 @@ bucket, its activity clock and place in the server's keepalive, and the metrics 
 gateway consults the guard; all the policy lives here so the gateway's own edits stay small.
 """
 
-import functools
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from collections.abc import Iterable, Sequence
 
 import attrs
+from prometheus_client import Gauge
 from trio_websocket import WebSocketConnection, WebSocketRequest
 
 from actors.conversation.messages import Outbound, Outbox, Published, Refused
@@ -19,7 +18,7 @@ from actors.registry import Registry
 from service import limits
 from service.auth import ANONYMOUS, Denied, Principal, authenticate
 from service.config import Settings
-from service.keepalive import Keepalive
+from service.keepalive import Keepalive, Watched
 from service.limits import Activity, TokenBucket
 from service.metrics import Metrics
 from service.protocol.codec import ClientEvent, DecodeFailure, ItemCreateRequest
@@ -51,10 +50,15 @@ class Guard:
     bucket: TokenBucket | None = None
     dialect: str = DEFAULT_DIALECT
     keepalive: Keepalive | None = None
+    _websocket: WebSocketConnection | None = attrs.field(default=None, init=False)
     # The close code when the server closed the connection (None: the client closed it).
     close_code: int | None = None
     _broadcasts_sent: int = 0
-    _release: list["Gatekeeper"] = attrs.field(factory=list)
+    # Whose connection slot this guard holds until its ``accepted`` block ends.
+    _gatekeeper: "Gatekeeper | None" = None
+    # What the ``accepted`` block undoes: the connection's gauge and its place in the keepalive.
+    _gauge: Gauge | None = attrs.field(default=None, init=False)
+    _watched: Watched | None = attrs.field(default=None, init=False)
 
     @classmethod
     def unguarded(cls, settings: Settings) -> "Guard":
@@ -98,32 +102,12 @@ class Guard:
             elif type(item) is Refused:
                 self.metrics.error(item.rejection.code)
 
-    @asynccontextmanager
-    async def accepted(self, request: WebSocketRequest) -> AsyncIterator[WebSocketConnection]:
-        """Complete the upgrade and yield the connection, counted and tracked for the block.
+    def accepted(self, request: WebSocketRequest) -> "Accepted":
+        """Complete the upgrade; ``async with`` yields the connection, counted and tracked.
 
         The connection slot taken by ``Gatekeeper.admit`` is given back on every exit path.
         """
-        websocket: WebSocketConnection | None = None
-        try:
-            websocket = await request.accept(subprotocol=self.subprotocol)
-            with (
-                self.metrics.connection(dialect=self.dialect, role=self.role),
-                self._kept_alive(websocket),
-            ):
-                if self.control is None:
-                    yield websocket
-                else:
-                    with self.control.tracking(websocket):
-                        if self.control.draining:
-                            # Admitted just before the shutdown began, accepted just after.
-                            await self.close(websocket, CLOSE_GOING_AWAY, GOING_AWAY_REASON)
-                        yield websocket
-        finally:
-            self._count_close(websocket)
-            for gatekeeper in self._release:
-                gatekeeper.release()
-            self._release.clear()
+        return Accepted(self, request)
 
     async def close(self, websocket: WebSocketConnection, code: int, reason: str) -> None:
         """Close ``websocket`` with ``code`` (counted in the metrics)."""
@@ -142,13 +126,63 @@ class Guard:
         if code == CLOSE_SLOW_CONSUMER:
             self.metrics.slow_consumer_closes.inc()
 
-    def _kept_alive(self, websocket: WebSocketConnection) -> AbstractContextManager[None]:
-        """Pings and idle closes for ``websocket`` by the server's keepalive task, if any."""
-        if self.keepalive is None:
-            return nullcontext()
-        return self.keepalive.watching(
-            websocket, self.activity, functools.partial(self.close, websocket)
-        )
+    async def _opened(self, websocket: WebSocketConnection) -> None:
+        """Count, track and watch the upgraded ``websocket`` (undone by ``_ended``)."""
+        self._gauge = self.metrics.connection_opened(dialect=self.dialect, role=self.role)
+        if self.keepalive is not None:
+            self._watched = self.keepalive.watch(websocket, self.activity, self._close_watched)
+        self._websocket = websocket
+        if self.control is not None:
+            self.control.track(websocket)
+            if self.control.draining:
+                # Admitted just before the shutdown began, accepted just after.
+                await self.close(websocket, CLOSE_GOING_AWAY, GOING_AWAY_REASON)
+
+    def _ended(self, websocket: WebSocketConnection | None) -> None:
+        if websocket is not None:
+            if self.control is not None:
+                self.control.untrack(websocket)
+            if self._watched is not None and self.keepalive is not None:
+                self.keepalive.unwatch(self._watched)
+                self._watched = None
+            if self._gauge is not None:
+                self._gauge.dec()
+                self._gauge = None
+        self._count_close(websocket)
+        if self._gatekeeper is not None:
+            self._gatekeeper.release()
+            self._gatekeeper = None
+
+    async def _close_watched(self, code: int, reason: str) -> None:
+        """The keepalive's way to close this guard's connection."""
+        assert self._websocket is not None, "only an accepted connection is watched"
+        await self.close(self._websocket, code, reason)
+
+
+class Accepted:
+    """``Guard.accepted``'s block: a plain class, since a generator's frame, its context manager
+    and its per-connection bookkeeping cost more than half a KiB of every idle connection."""
+
+    __slots__ = ("_guard", "_request", "_websocket")
+
+    def __init__(self, guard: Guard, request: WebSocketRequest) -> None:
+        self._guard = guard
+        self._request = request
+        self._websocket: WebSocketConnection | None = None
+
+    async def __aenter__(self) -> WebSocketConnection:
+        guard = self._guard
+        try:
+            websocket = await self._request.accept(subprotocol=guard.subprotocol)
+            self._websocket = websocket
+            await guard._opened(websocket)
+        except BaseException:
+            guard._ended(self._websocket)
+            raise
+        return websocket
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._guard._ended(self._websocket)
 
 
 class Gatekeeper:
@@ -234,7 +268,7 @@ class Gatekeeper:
             Activity(),
             bucket,
             keepalive=self.keepalive,
-            release=[self],
+            gatekeeper=self,
         )
 
     def release(self) -> None:

@@ -76,6 +76,8 @@ class Activity:
     stamps ``last`` when it finds the flag set, so idleness is measured to one sweep.
     """
 
+    __slots__ = ("_touched", "last")  # one per connection
+
     def __init__(self) -> None:
         self.last = trio.current_time()
         self._touched = False

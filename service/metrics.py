@@ -8,8 +8,7 @@ plain calls, so wiring them is one line at the place where the thing happens.
 """
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -132,16 +131,13 @@ class Metrics:
         self.actor_inbox_depth.set_function(lambda: sum(depths()))
         self.actor_inbox_depth_max.set_function(lambda: max(depths(), default=0))
 
-    @contextmanager
-    def connection(self, *, dialect: str, role: str) -> Iterator[None]:
-        """Count one open connection of ``dialect`` and ``role`` for the duration of the block."""
+    def connection_opened(self, *, dialect: str, role: str) -> Gauge:
+        """Count one open connection of ``dialect`` and ``role``; ``dec()`` the returned gauge
+        when it closes (a plain call: a context manager per connection cost ~0.4 KiB each)."""
         self.connections_opened.labels(dialect, role).inc()
         gauge = self.connections.labels(dialect, role)
         gauge.inc()
-        try:
-            yield
-        finally:
-            gauge.dec()
+        return gauge
 
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()

@@ -73,14 +73,12 @@ class ServerControl:
             finally:
                 self._grace_scopes.remove(scope)
 
-    @contextmanager
-    def tracking(self, websocket: WebSocketConnection) -> Iterator[None]:
-        """Register ``websocket`` for the duration of the block, so a shutdown can close it."""
+    def track(self, websocket: WebSocketConnection) -> None:
+        """Register ``websocket`` until ``untrack``, so a shutdown can close it."""
         self._websockets.add(websocket)
-        try:
-            yield
-        finally:
-            self._websockets.discard(websocket)
+
+    def untrack(self, websocket: WebSocketConnection) -> None:
+        self._websockets.discard(websocket)
 
     async def close_connections(self) -> None:
         """Send every live WebSocket a 1001 close, concurrently; returns when all are closed."""

@@ -148,3 +148,25 @@ async def test_a_message_waiting_for_a_refused_resume_does_not_hold_up_the_close
             assert closed.value.reason is not None
             assert closed.value.reason.code == CLOSE_RESUME_UNAVAILABLE
             await handled.wait()
+
+
+async def test_session_updates_build_on_the_created_session_and_on_each_other() -> None:
+    async with gateway_client("/v1/realtime?conversation=room-s&model=gpt-x") as ws:
+        created = (await next_event(ws))["session"]
+        await next_event(ws)  # conversation.created
+        first = {"instructions": "Be brief.", "turn_detection": {"type": "none"}}
+        await ws.send_message(orjson.dumps({"type": "session.update", "session": first}).decode())
+        updated = await next_event(ws)
+        assert updated["type"] == "session.updated"
+        assert updated["session"] == {**created, **first}
+        second = {"temperature": 0.7, "turn_detection": {"silence_ms": 5}}
+        await ws.send_message(orjson.dumps({"type": "session.update", "session": second}).decode())
+        again = (await next_event(ws))["session"]
+        assert again == {
+            **created,
+            "instructions": "Be brief.",
+            "temperature": 0.7,
+            "turn_detection": {"type": "none", "silence_ms": 5},
+        }
+        assert again["id"] == created["id"]
+        assert again["model"] == "gpt-x"

@@ -10,13 +10,15 @@ import trio
 import trio.lowlevel
 import wsproto
 from trio_websocket import (
+    CloseReason,
     ConnectionClosed,
     WebSocketConnection,
     WebSocketRequest,
     open_websocket,
     serve_websocket,
 )
-from wsproto.events import TextMessage
+from wsproto.events import CloseConnection, TextMessage
+from wsproto.frame_protocol import CloseReason as WsprotoCloseReason
 
 from service import fastsend
 
@@ -203,6 +205,21 @@ async def test_a_discarded_sink_drops_messages_and_the_connection_still_closes()
             await handled.wait()
 
 
+async def opened_by_hand(port: int) -> trio.SocketStream:
+    """A TCP connection to ``port`` whose WebSocket handshake is done (the response read)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(HANDSHAKE)
+    await receive_until(stream, b"\r\n\r\n")
+    return stream
+
+
+async def receive_until(stream: trio.SocketStream, ending: bytes) -> None:
+    """Read from ``stream`` until what it sent ends with ``ending``."""
+    received = b""
+    while not received.endswith(ending):
+        received += await stream.receive_some()
+
+
 def masked_text(text: str) -> bytes:
     payload = text.encode()
     return bytes([0x81, 0x80 | len(payload)]) + bytes(4) + payload  # a zero mask
@@ -226,16 +243,10 @@ async def test_usual_frames_are_parsed_fast_after_the_handshake() -> None:
 
     async with serving(handler, wants_request=True) as (port, handled):
         with trio.fail_after(5):
-            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-                await stream.send_all(HANDSHAKE)
-                response = b""
-                while b"\r\n\r\n" not in response:
-                    response += await stream.receive_some()
+            async with await opened_by_hand(port) as stream:
                 ping = bytes([0x89, 0x82]) + bytes(4) + b"hi"
                 await stream.send_all(masked_text("a") + ping + masked_text("b") + masked_text("c"))
-                answered = b""
-                while not answered.endswith(bytes([0x8A, 2]) + b"hi"):
-                    answered += await stream.receive_some()  # the pong for our ping
+                await receive_until(stream, bytes([0x8A, 2]) + b"hi")  # the pong for our ping
                 await stream.send_all(bytes([0x88, 0x80]) + bytes(4))
                 while await stream.receive_some():
                     pass
@@ -275,3 +286,71 @@ async def test_frames_sent_behind_the_handshake_stay_with_wsproto() -> None:
             await handled.wait()
     assert received[0] is None
     assert received[-1] == "next"
+
+
+async def test_a_lightened_connection_pings_receives_and_closes_from_our_side() -> None:
+    outcome: list[object] = []
+    replied = trio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        fastsend.install_fast_frames(request)
+        websocket = websocket_of(request)
+        assert not fastsend.lighten(websocket)  # not open yet
+        await request.accept()
+        fastsend.release_handshake(websocket)
+        outcome.append(fastsend.lighten(websocket))
+        outcome.append(fastsend.lighten(websocket))  # done already: nothing to swap
+        assert not isinstance(cast(object, websocket._close_handshake), trio.Event)
+        with trio.fail_after(2):
+            outcome.append(await websocket.get_message())
+            await websocket.ping(b"p")  # answered: the pong comes through the reader task
+            await websocket.aclose(4001, "bye")  # waits for the client's closing handshake
+        outcome.append(websocket.closed)
+        outcome.append(replied.is_set())
+
+    async with serving(handler, wants_request=True) as (port, handled):
+        with trio.fail_after(5):
+            # By hand: trio-websocket's client leaks its socket when the server closes first.
+            async with await opened_by_hand(port) as stream:
+                await stream.send_all(masked_text("hi"))
+                await receive_until(stream, bytes([0x89, 1]) + b"p")  # our ping
+                await stream.send_all(bytes([0x8A, 0x81]) + bytes(4) + b"p")  # the pong
+                await receive_until(stream, bytes([0x88, 5]) + (4001).to_bytes(2, "big") + b"bye")
+                await trio.sleep(0.2)  # the server's aclose waits for us meanwhile
+                replied.set()
+                await stream.send_all(bytes([0x88, 0x80]) + bytes(4))  # the closing handshake
+                assert await stream.receive_some() == b""
+            await handled.wait()
+    assert outcome[:3] == [True, False, "hi"]
+    assert outcome[4] is True
+    assert isinstance(outcome[3], CloseReason)
+    assert outcome[3].code == 1005  # the client's answer to our close carried no code
+
+
+async def test_a_lightened_connection_sees_the_peer_close() -> None:
+    outcome: list[object] = []
+
+    async def handler(websocket: WebSocketConnection) -> None:
+        assert fastsend.release_handshake(websocket)
+        assert fastsend.lighten(websocket)
+        with pytest.raises(ConnectionClosed) as closed:
+            await websocket.get_message()
+        assert closed.value.reason is not None
+        outcome.append(closed.value.reason.code)
+        outcome.append(websocket._for_testing_peer_closed_connection.is_set())
+        await websocket.aclose()  # returns at once: the closing handshake is over
+
+    async with serving(handler) as (port, handled):
+        with trio.fail_after(5):
+            async with open_websocket("127.0.0.1", port, "/", use_ssl=False) as client:
+                await client.aclose(1000, "done")
+            await handled.wait()
+    assert outcome == [1000, True]
+
+
+def test_the_light_event_queue_serves_wsproto_like_its_deque() -> None:
+    server = wsproto.connection.Connection(wsproto.ConnectionType.SERVER)
+    server._events = fastsend._Events()  # type: ignore[assignment]
+    server.receive_data(None)  # the stream ended without a close frame
+    assert list(server.events()) == [CloseConnection(code=WsprotoCloseReason.ABNORMAL_CLOSURE)]
+    assert list(server.events()) == []
