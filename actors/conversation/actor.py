@@ -119,12 +119,15 @@ class ConversationActor:
         try:
             with self._requests:
                 try:
-                    async with trio.open_nursery() as self._catch_ups:
+                    # The publisher and catch-up tasks: they end (or fail) with the actor.
+                    async with trio.open_nursery() as self._tasks:
                         await self._load()
+                        # In hand at most: one being published, these waiting, and one that
+                        # the decider is handing over.
                         decided, to_publish = trio.open_memory_channel[_Decided](
-                            MAX_BATCHES_IN_FLIGHT - 1
+                            MAX_BATCHES_IN_FLIGHT - 2
                         )
-                        self._catch_ups.start_soon(self._publish, to_publish)
+                        self._tasks.start_soon(self._publish, to_publish)
                         task_status.started()
                         async with decided:
                             await self._decide_requests(decided)
@@ -317,7 +320,7 @@ class ConversationActor:
         if missing > min(len(self._recent), subscriber.room()):
             self.catching_up.add(subscriber)
             self.counters.catch_ups += 1
-            self._catch_ups.start_soon(
+            self._tasks.start_soon(
                 catch_up,
                 self.store,
                 self.conversation_id,
