@@ -98,11 +98,14 @@ class ConversationActor:
         self.counters = counters if counters is not None else Counters()
         self._generate_item_id = generate_item_id
         self.max_items = max_items
-        self._recent: deque[Published] = deque(maxlen=recent_changes)
+        # Made with the first change: an empty deque is ~0.8 KiB, for every idle conversation.
+        self._recent: deque[Published] | None = None
+        self._recent_changes = recent_changes
         # The position of the last change offered to subscribers: the seam for a join.
         self._published_version = 0
         # Batches taken from the inbox and not yet delivered, oldest first.
-        self._undelivered: deque[_Decided] = deque()
+        # A list (at most MAX_BATCHES_IN_FLIGHT long), not a deque: far smaller when empty.
+        self._undelivered: list[_Decided] = []
         # For passivation: when the last request was handled.
         self.last_active = trio.current_time()
 
@@ -178,7 +181,7 @@ class ConversationActor:
                     # (this raises through its nursery) and be rebuilt from the log.
                     await self.store.append(self.conversation_id, batch.base_version, batch.records)
                 self._deliver(batch.outputs)
-                self._undelivered.popleft()
+                del self._undelivered[0]
                 self.last_active = trio.current_time()
 
     def _drop_waiting_senders(self) -> None:
@@ -277,6 +280,8 @@ class ConversationActor:
                     shares.pop(subscriber, None)
                     subscriber.drop()
                 case (None, Published() as message):
+                    if self._recent is None:
+                        self._recent = deque(maxlen=self._recent_changes)
                     self._recent.append(message)
                     self._published_version = message.version
                     for subscriber in self.subscribers:
@@ -317,7 +322,8 @@ class ConversationActor:
             subscriber.drop()
             return
         missing = version - after
-        if missing > min(len(self._recent), subscriber.room()):
+        recent = self._recent if self._recent is not None else ()
+        if missing > min(len(recent), subscriber.room()):
             self.catching_up.add(subscriber)
             self.counters.catch_ups += 1
             self._tasks.start_soon(
@@ -331,8 +337,6 @@ class ConversationActor:
                 name=f"catch-up:{self.conversation_id}",
             )
             return
-        shares.setdefault(subscriber, []).extend(
-            islice(self._recent, len(self._recent) - missing, None)
-        )
+        shares.setdefault(subscriber, []).extend(islice(recent, len(recent) - missing, None))
         self.subscribers[subscriber] = None
         subscriber.live.set()
