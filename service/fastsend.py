@@ -47,7 +47,7 @@ from wsproto import WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import Event, TextMessage
 
-from actors.conversation.messages import Flag
+from actors.flag import Flag
 from service.wsframes import DEFAULT_MAX_PAYLOAD as MAX_PAYLOAD
 from service.wsframes import FastFrameReader
 

@@ -32,13 +32,13 @@ from actors.conversation.messages import (
     Join,
     Leave,
     Outbound,
-    Outbox,
     Published,
     Relayed,
     ResumeUnavailable,
     Retrieve,
     Subscriber,
 )
+from actors.conversation.outbox import Outbox
 from actors.ids import random_id
 from actors.registry import ConversationUnavailable, Registry
 from service import fastsend

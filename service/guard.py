@@ -13,7 +13,8 @@ import attrs
 from prometheus_client import Gauge
 from trio_websocket import WebSocketConnection, WebSocketRequest
 
-from actors.conversation.messages import Outbound, Outbox, Published, Refused
+from actors.conversation.messages import Outbound, Published, Refused
+from actors.conversation.outbox import Outbox
 from actors.registry import Registry
 from service import limits
 from service.auth import ANONYMOUS, Denied, Principal, authenticate

@@ -6,7 +6,9 @@ import pytest
 import trio
 import trio.testing
 
-from actors.conversation.messages import Flag, Outbox, Relayed
+from actors.conversation.messages import Relayed
+from actors.conversation.outbox import Outbox
+from actors.flag import Flag
 
 
 def test_items_come_out_in_order_in_batches_and_a_full_queue_refuses() -> None:
