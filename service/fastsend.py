@@ -23,7 +23,9 @@ for lighter stand-ins, another 1.4 KiB of every idle connection.
 
 ``FastWsproto`` stands in for a connection's wsproto object and parses the usual client frames
 with ``wsframes.FastFrameReader``, handing the connection to wsproto for good at the first
-frame that is not usual (see service/wsframes.py).
+frame that is not usual (see service/wsframes.py). A text message the gateway can take without
+waiting goes from the parser straight to the sink (``MessageSink.take_now``): no event object,
+no trip through trio-websocket's handlers and no await per message.
 
 This relies on trio-websocket internals (``_stream``, ``_stream_lock``, ``_close_reason``,
 ``_abort_web_socket``, ``_send_channel``, ``_recv_channel``, ``_wsproto``, ``_open_handshake``,
