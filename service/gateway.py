@@ -45,7 +45,7 @@ from service import fastsend
 from service.auth import Denied
 from service.config import Settings
 from service.guard import Gatekeeper, Guard
-from service.protocol import codec, outbound, session
+from service.protocol import codec, errors, outbound, session
 from service.protocol.codec import ClientEvent, DecodeFailure, ItemCreateRequest
 from service.protocol.dialects import Dialect, negotiate
 from service.protocol.events import (
@@ -433,18 +433,28 @@ class Connection:
         return True
 
     def _decoded(self, frame: str | bytes) -> Envelope | None:
-        """The request ``frame`` makes; None when it needs none (refused, or reading stopped)."""
+        """The request ``frame`` makes; None when it needs none (refused, or reading stopped).
+
+        The supervision boundary of one client event: it runs in trio-websocket's reader task,
+        where an exception would end the whole server's handler nursery. A bug here answers the
+        event with ``server_error`` (and is logged); the connection and the conversation go on.
+        """
         if self._reading_stopped:
             return None
         assert self.actor is not None, "only a joined subscriber goes live"
-        decoded = codec.decode_client_event(frame, self.dialect)
-        refusal = self.guard.check(frame, decoded)
-        if refusal is not None:
-            # Straight to our own queue: a refused event never reaches the conversation.
-            self.guard.metrics.error(refusal.code)
-            self.subscriber.offer(Relayed(outbound.error_frame(refusal, event_id_of(decoded))))
-            return None
-        return self._envelope_for(decoded)
+        try:
+            decoded = codec.decode_client_event(frame, self.dialect)
+            refusal = self.guard.check(frame, decoded)
+            if refusal is None:
+                return self._envelope_for(decoded)
+            echo = event_id_of(decoded)
+        except Exception:
+            log.exception("could not handle a client event", extra=self._log_extra())
+            refusal, echo = errors.server_error(), None
+        # Straight to our own queue: a refused event never reaches the conversation.
+        self.guard.metrics.error(refusal.code)
+        self.subscriber.offer(Relayed(outbound.error_frame(refusal, echo)))
+        return None
 
     def _envelope_for(self, decoded: ClientEvent | DecodeFailure) -> Envelope:
         origin = self.subscriber

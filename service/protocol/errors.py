@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import attrs
 
 INVALID_REQUEST = "invalid_request_error"
+SERVER_ERROR = "server_error"
 
 
 @attrs.frozen
@@ -121,4 +122,14 @@ def resume_unavailable(message: str, param: str) -> ProtocolError:
         "resume_position_unavailable",
         f"{message} Reconnect without 'after' and 'log' to receive the whole conversation.",
         param,
+    )
+
+
+def server_error() -> ProtocolError:
+    """Handling the event failed on our side (a bug, logged); the client may send it again."""
+    return ProtocolError(
+        "server_error",
+        "The server could not handle this event; it was not applied. This is a bug in Chorus.",
+        None,
+        SERVER_ERROR,
     )

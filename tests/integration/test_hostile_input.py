@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from trio_websocket import ConnectionClosed
 
+from service.protocol import codec
+from service.protocol.dialects import Dialect
 from service.shutdown import ServerControl
-from tests.helpers import Client, connect, message
+from tests.helpers import Client, connect, message, running_server
 from tests.http_client import handshake, request
 from tests.servers import controlled_server
 
@@ -334,3 +336,30 @@ async def test_protocol_violations_end_the_connection_and_nothing_else(case: str
         assert await crashes(control) == 0
         status, _, _ = await handshake(url)  # still accepting
         assert status == 101
+
+
+async def test_a_bug_handling_one_event_is_a_server_error_and_nothing_else_stops(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Events are handled in trio-websocket's reader task: an exception escaping there would end
+    # every connection of the server, not just this event.
+    real_decode = codec.decode_client_event
+
+    def decode(frame: str | bytes, dialect: Dialect = Dialect.BETA) -> object:
+        if isinstance(frame, str) and "boom" in frame:
+            raise RuntimeError("a bug")
+        return real_decode(frame, dialect)
+
+    monkeypatch.setattr(codec, "decode_client_event", decode)
+    async with running_server() as url, connect(url + "?conversation=bug") as client:
+        with trio.fail_after(5):
+            await client.send({"type": "conversation.item.create", "item": message("boom")})
+            error = await client.receive_type("error")
+            assert (error["error"]["type"], error["error"]["code"]) == (
+                "server_error",
+                "server_error",
+            )
+            await client.send({"type": "conversation.item.create", "item": message("fine")})
+            created = await client.receive_type("conversation.item.created")
+            assert created["item"]["id"] == "fine"
+    assert "could not handle a client event" in caplog.text
