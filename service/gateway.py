@@ -389,29 +389,23 @@ class Connection:
 
     async def _received(self, frame: str | bytes) -> None:
         """Decode one client event and pass it to the conversation (or refuse it)."""
-        if self._held is not None:  # decoded by ``_received_now``, which found the inbox full
-            envelope: Envelope | None
-            envelope, self._held = self._held, None
-        else:
+        if self._held is None:  # else ``_received_now`` decoded it already and found no room
             # Commands wait for the history to be queued, so replies never interleave with it.
             if not self.subscriber.live.is_set():
                 await self.subscriber.live.wait()
-            envelope = self._decoded(frame)
+            if self._received_now(frame):
+                return
+        # The inbox is full: this reader waits for room, which holds its client back.
+        envelope, self._held = self._held, None
         if envelope is None or self.actor is None:
             return
         try:
-            # Without a wait when there is room: the events of one read all reach the inbox
-            # before the actor runs, so it decides them as one batch (one append, one write per
-            # subscriber). A full inbox still holds this reader back.
-            try:
-                self.actor.inbox.send_nowait(envelope)
-            except trio.WouldBlock:
-                await self.actor.inbox.send(envelope)
+            await self.actor.inbox.send(envelope)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The actor is gone: it closed our queue, so the writer closes the connection.
             self._reading_stopped = True
 
-    def _received_now(self, frame: str) -> bool:
+    def _received_now(self, frame: str | bytes) -> bool:
         """``_received`` without waiting, when it needs no wait; False: ``_received`` must run.
 
         Called by trio-websocket's reader task straight from the frame parser (see
@@ -424,6 +418,8 @@ class Connection:
         if envelope is None or self.actor is None:
             return True
         try:
+            # Without a wait: the events of one read all reach the inbox before the actor runs,
+            # so it decides them as one batch (one append, one write per subscriber).
             self.actor.inbox.send_nowait(envelope)
         except trio.WouldBlock:
             self._held = envelope

@@ -572,10 +572,6 @@ def _is_text(value: object, maximum: int) -> bool:
     return type(value) is str and len(value) <= maximum
 
 
-def _is_one_of(value: object, allowed: frozenset[str]) -> bool:
-    return type(value) is str and value in allowed
-
-
 def _placement(previous_item_id: str | None) -> core.Placement:
     if not previous_item_id:
         return core.Anchor.APPEND

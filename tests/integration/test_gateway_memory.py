@@ -170,3 +170,50 @@ async def test_session_updates_build_on_the_created_session_and_on_each_other() 
         }
         assert again["id"] == created["id"]
         assert again["model"] == "gpt-x"
+
+
+class HeldStore(MemoryEventStore):
+    """Appends wait until ``opened`` is set: the actor stalls and its inbox fills."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = trio.Event()
+
+    async def append(self, conversation_id: str, expected: int, events: Any) -> int:
+        await self.opened.wait()
+        return await super().append(conversation_id, expected, events)
+
+
+async def test_creates_that_find_the_inbox_full_wait_their_turn_and_keep_their_order() -> None:
+    store = HeldStore()
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        registry = Registry(store, nursery, inbox_size=1)
+
+        async def server() -> None:
+            request = await wrap_server_stream(nursery, server_stream)
+            await handle_request(request, registry, Settings(store_url="memory://"))
+
+        nursery.start_soon(server)
+        with trio.fail_after(5):
+            ws = await wrap_client_stream(
+                nursery,
+                client_stream,  # type: ignore[arg-type]
+                "localhost",
+                "/v1/realtime?conversation=full",
+                extra_headers=[(b"OpenAI-Beta", b"realtime=v1")],
+            )
+            for expected in ("session.created", "conversation.created"):
+                assert (await next_event(ws))["type"] == expected
+            ids = [f"i{n}" for n in range(6)]
+            for item_id in ids:
+                create = {
+                    "type": "conversation.item.create",
+                    "item": {"id": item_id, "type": "message", "role": "user", "content": []},
+                }
+                await ws.send_message(orjson.dumps(create).decode())
+            await trio.testing.wait_all_tasks_blocked()
+            store.opened.set()
+            created = [(await next_event(ws))["item"]["id"] for _ in ids]
+        assert created == ids
+        nursery.cancel_scope.cancel()
