@@ -188,22 +188,21 @@ class SqliteEventStore:
         # A conversation is looked up in the log unless every append to it in the batch follows
         # on from the version we know: a mismatch may only mean that what we know is stale.
         following: dict[str, int] = {}
-        unknown: list[str] = []
+        unknown: set[str] = set()
         for pending in batch:
             conversation_id = pending.conversation_id
             if (
                 following.get(conversation_id, known.get(conversation_id))
                 != pending.expected_version
             ):
-                unknown.append(conversation_id)
+                unknown.add(conversation_id)
             following[conversation_id] = pending.expected_version + len(pending.events)
-        unknown = list(dict.fromkeys(unknown))
-        versions = {cid: known[cid] for cid in following.keys() - set(unknown)}
+        versions = {cid: known[cid] for cid in following.keys() - unknown}
         if unknown:
             versions.update(
                 (conversation_id, version or 0)
                 for conversation_id, version in connection.execute(
-                    _versions_query(len(unknown)), unknown
+                    _versions_query(len(unknown)), list(unknown)
                 ).fetchall()
             )
         rows: list[str | int | bytes] = []
@@ -236,7 +235,7 @@ class SqliteEventStore:
             pending.error = failure
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _insert_statement(rows: int) -> str:
     """One INSERT of ``rows`` events: one statement to step instead of one per row."""
     values = ",".join(["(?, ?, ?, ?)"] * rows)
