@@ -29,7 +29,10 @@ from service.gateway import (
 
 @asynccontextmanager
 async def gateway_client(
-    target: str, store: EventStore | None = None, handled: trio.Event | None = None
+    target: str,
+    store: EventStore | None = None,
+    handled: trio.Event | None = None,
+    inbox_size: int = 1024,
 ) -> AsyncIterator[WebSocketConnection]:
     """A client connected over a memory stream to a gateway (with a memory store by default).
 
@@ -37,7 +40,8 @@ async def gateway_client(
     """
     client_stream, server_stream = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
-        registry = Registry(store if store is not None else MemoryEventStore(), nursery)
+        store = store if store is not None else MemoryEventStore()
+        registry = Registry(store, nursery, inbox_size=inbox_size)
 
         async def server() -> None:
             request = await wrap_server_stream(nursery, server_stream)
@@ -186,34 +190,17 @@ class HeldStore(MemoryEventStore):
 
 async def test_creates_that_find_the_inbox_full_wait_their_turn_and_keep_their_order() -> None:
     store = HeldStore()
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        registry = Registry(store, nursery, inbox_size=1)
-
-        async def server() -> None:
-            request = await wrap_server_stream(nursery, server_stream)
-            await handle_request(request, registry, Settings(store_url="memory://"))
-
-        nursery.start_soon(server)
-        with trio.fail_after(5):
-            ws = await wrap_client_stream(
-                nursery,
-                client_stream,  # type: ignore[arg-type]
-                "localhost",
-                "/v1/realtime?conversation=full",
-                extra_headers=[(b"OpenAI-Beta", b"realtime=v1")],
-            )
-            for expected in ("session.created", "conversation.created"):
-                assert (await next_event(ws))["type"] == expected
-            ids = [f"i{n}" for n in range(6)]
-            for item_id in ids:
-                create = {
-                    "type": "conversation.item.create",
-                    "item": {"id": item_id, "type": "message", "role": "user", "content": []},
-                }
-                await ws.send_message(orjson.dumps(create).decode())
-            await trio.testing.wait_all_tasks_blocked()
-            store.opened.set()
-            created = [(await next_event(ws))["item"]["id"] for _ in ids]
-        assert created == ids
-        nursery.cancel_scope.cancel()
+    async with gateway_client("/v1/realtime?conversation=full", store, inbox_size=1) as ws:
+        for expected in ("session.created", "conversation.created"):
+            assert (await next_event(ws))["type"] == expected
+        ids = [f"i{n}" for n in range(6)]
+        for item_id in ids:
+            create = {
+                "type": "conversation.item.create",
+                "item": {"id": item_id, "type": "message", "role": "user", "content": []},
+            }
+            await ws.send_message(orjson.dumps(create).decode())
+        await trio.testing.wait_all_tasks_blocked()
+        store.opened.set()
+        created = [(await next_event(ws))["item"]["id"] for _ in ids]
+    assert created == ids
