@@ -171,6 +171,7 @@ async def handle_request(
     sink = fastsend.install_sink(request)
     fastsend.install_fast_frames(request, sink)
     async with guard.accepted(request) as websocket:
+        fastsend.release_request(request)
         fastsend.release_handshake(websocket)
         fastsend.lighten(websocket)
         connection = Connection(

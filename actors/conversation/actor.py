@@ -1,13 +1,14 @@
 """The Trio shell around the conversation core: one task owns the state and is its only writer.
 
 Requests arrive on a bounded inbox. The actor takes every request waiting (up to a batch), decides
-each in order against the evolving state, and hands the batch to its publisher task, which
-appends the batch's events to the log in one call and only once they are durable offers the
-results to subscribers: persist, then publish. Batches are published strictly in order, and the
-actor decides the next batch while the last one is being committed (at most
-``MAX_BATCHES_IN_FLIGHT``): a conversation's requests that arrive during a commit join the next
-one instead of waiting for it to end before they are even decided. It never awaits a
-subscriber; a full subscriber queue drops that subscriber (the slow-consumer policy).
+each in order against the evolving state, and hands the batch to its publisher task (running only
+while batches wait: an idle conversation holds no second task), which appends the batch's events to
+the log in one call and only once they are durable offers the results to subscribers: persist, then
+publish. Batches are published strictly in order, and the actor decides the next batch while the
+last one is being committed (at most ``MAX_BATCHES_IN_FLIGHT``): a conversation's requests that
+arrive during a commit join the next one instead of waiting for it to end before they are even
+decided. It never awaits a subscriber; a full subscriber queue drops that subscriber (the
+slow-consumer policy).
 
 A joining subscriber first gets the history it asked for (see ``catchup`` for the seam). An actor
 with no subscribers that receives nothing for ``idle_timeout`` seconds passivates: the registry's
@@ -106,6 +107,11 @@ class ConversationActor:
         # Batches taken from the inbox and not yet delivered, oldest first.
         # A list (at most MAX_BATCHES_IN_FLIGHT long), not a deque: far smaller when empty.
         self._undelivered: list[_Decided] = []
+        # Whether the publisher task is running: it starts when a batch waits and ends when none
+        # does, so an idle conversation has one task, not two and a channel between (~3 KiB).
+        self._publishing = False
+        # Set by the publisher when it delivered a batch, for a decider waiting for room.
+        self._room: trio.Event | None = None
         # For passivation: when the last request was handled.
         self.last_active = trio.current_time()
 
@@ -122,18 +128,12 @@ class ConversationActor:
         try:
             with self._requests:
                 try:
-                    # The publisher and catch-up tasks: they end (or fail) with the actor.
+                    # The publisher and catch-up tasks: they end (or fail) with the actor, and
+                    # the publisher delivers what is decided before the nursery closes.
                     async with trio.open_nursery() as self._tasks:
                         await self._load()
-                        # In hand at most: one being published, these waiting, and one that
-                        # the decider is handing over.
-                        decided, to_publish = trio.open_memory_channel[_Decided](
-                            MAX_BATCHES_IN_FLIGHT - 2
-                        )
-                        self._tasks.start_soon(self._publish, to_publish)
                         task_status.started()
-                        async with decided:
-                            await self._decide_requests(decided)
+                        await self._decide_requests()
                 finally:
                     self._drop_waiting_senders()
         finally:
@@ -155,7 +155,7 @@ class ConversationActor:
                         waiting.append(origin)
         return waiting
 
-    async def _decide_requests(self, decided: trio.MemorySendChannel[_Decided]) -> None:
+    async def _decide_requests(self) -> None:
         """Decide batches of requests and pass them on in order, until the inbox closes."""
         while True:
             try:
@@ -169,12 +169,19 @@ class ConversationActor:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             self._undelivered.append(self._decide(batch))
-            await decided.send(self._undelivered[-1])
+            if not self._publishing:
+                self._publishing = True
+                self._tasks.start_soon(self._publish)
+            while len(self._undelivered) >= MAX_BATCHES_IN_FLIGHT:
+                self._room = trio.Event()
+                await self._room.wait()
 
-    async def _publish(self, decided: trio.MemoryReceiveChannel[_Decided]) -> None:
-        """Make each decided batch durable, then deliver what it produced; in order."""
-        async with decided:
-            async for batch in decided:
+    async def _publish(self) -> None:
+        """Make each decided batch durable, then deliver what it produced; in order, until none
+        is left (the decider starts this task again for the next)."""
+        try:
+            while self._undelivered:
+                batch = self._undelivered[0]
                 if batch.records:
                     # A failure here (I/O, or a version conflict with another writer of the
                     # log) leaves the in-memory state ahead of the log: the actor must crash
@@ -183,6 +190,11 @@ class ConversationActor:
                 self._deliver(batch.outputs)
                 del self._undelivered[0]
                 self.last_active = trio.current_time()
+                if self._room is not None:
+                    self._room.set()
+                    self._room = None
+        finally:
+            self._publishing = False
 
     def _drop_waiting_senders(self) -> None:
         """Close the queue of every sender whose request is still in the inbox (none is served)."""

@@ -1,6 +1,8 @@
 """Pre-built frames: byte-identical to trio-websocket's own, and received intact by a client."""
 
 import functools
+import gc
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import cast
@@ -176,6 +178,38 @@ async def test_a_sink_hands_messages_to_its_handler_in_order_once_attached() -> 
             await handled.wait()
     assert handled_messages == [*(f"m{number}" for number in range(50)), b"binary"]
     assert ended == ["closed"]
+
+
+async def test_an_accepted_connection_keeps_neither_its_channel_nor_its_handshake() -> None:
+    kept: list[object] = []
+
+    async def handler(request: WebSocketRequest) -> None:
+        channel = weakref.ref(websocket_of(request)._send_channel._state)
+        sink = fastsend.install_sink(request)
+        assert sink is not None
+        assert request.headers  # the client's, until answered
+        websocket = await request.accept()
+        assert fastsend.release_request(request)
+        gc.collect()
+        kept.extend([channel(), list(request.headers)])
+        sink.attach(echo(websocket))
+        with pytest.raises(ConnectionClosed):
+            await websocket.get_message()
+
+    async with serving(handler, wants_request=True) as (port, handled):
+        with trio.fail_after(5):
+            async with open_websocket("127.0.0.1", port, "/", use_ssl=False) as client:
+                await client.send_message("still served")
+                assert await client.get_message() == "still served"
+            await handled.wait()
+    assert kept == [None, []]
+
+
+def echo(websocket: WebSocketConnection) -> Callable[[str | bytes], Awaitable[None]]:
+    async def send_back(message: str | bytes) -> None:
+        await websocket.send_message(message)
+
+    return send_back
 
 
 async def test_a_discarded_sink_drops_messages_and_the_connection_still_closes() -> None:

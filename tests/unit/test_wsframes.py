@@ -4,7 +4,6 @@ import itertools
 import os
 from typing import Any
 
-import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wsproto import ConnectionType, WSConnection
@@ -163,7 +162,7 @@ def test_messages_a_sink_takes_at_once_keep_their_place_among_the_rest(
     async def handler(message: str | bytes) -> None:
         raise AssertionError("messages that are not taken at once stay events here")
 
-    sink = MessageSink(trio.open_memory_channel[str | bytes](0)[0])
+    sink = MessageSink()
     sink.attach(handler, take_now)
     assert messages(FastWsproto(opened_server(), sink), chunks, seen) == expected
 
