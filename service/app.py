@@ -4,7 +4,6 @@ import functools
 import logging
 
 import trio
-from trio_websocket import serve_websocket
 
 from actors.registry import Registry
 from actors.store import EventStore, StoreError, open_store
@@ -13,6 +12,7 @@ from service.gateway import ENDPOINT, handle_request
 from service.guard import Gatekeeper
 from service.http import OpsEndpoints, serve_ops
 from service.keepalive import Keepalive
+from service.leanrecv import serve_websocket
 from service.metrics import InstrumentedStore, Metrics
 from service.shutdown import ServerControl
 
@@ -63,7 +63,7 @@ async def serve(
                 log.info("operations listener", extra={"http_port": control.http_port})
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as listening:
-                    server = await listening.start(
+                    port = await listening.start(
                         functools.partial(
                             serve_websocket,
                             functools.partial(
@@ -74,16 +74,15 @@ async def serve(
                             ),
                             settings.host,
                             settings.port,
-                            None,
                             handler_nursery=handlers,
                             max_message_size=settings.max_message_bytes,
                             connect_timeout=settings.handshake_timeout,
                             disconnect_timeout=settings.handshake_timeout,
                         )
                     )
-                    control.ws_port = server.port
-                    log.info("listening", extra={"url": listening_url(settings.host, server.port)})
-                    task_status.started(server.port)
+                    control.ws_port = port
+                    log.info("listening", extra={"url": listening_url(settings.host, port)})
+                    task_status.started(port)
                     await control.stop_requested.wait()
                     log.info("shutting down", extra={"grace_seconds": settings.grace})
                     listening.cancel_scope.cancel()

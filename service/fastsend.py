@@ -50,10 +50,13 @@ from wsproto.connection import ConnectionState
 from wsproto.events import Event, Request, TextMessage
 
 from actors.flag import Flag
+from service.leanrecv import LeanSocketStream
 from service.wsframes import DEFAULT_MAX_PAYLOAD as MAX_PAYLOAD
 from service.wsframes import FastFrameReader
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
+# Streams with a trio socket (``.socket``) around a stdlib one (``._sock``).
+TCP_STREAMS = (trio.SocketStream, LeanSocketStream)
 
 
 def text_frame(payload: str) -> bytes:
@@ -112,7 +115,7 @@ async def abort(websocket: WebSocketConnection) -> None:
 def can_try_send(websocket: WebSocketConnection) -> bool:
     """Whether ``try_send`` works on ``websocket``: a TCP stream with a reachable stdlib socket."""
     stream = websocket._stream
-    return isinstance(stream, trio.SocketStream) and hasattr(stream.socket, "_sock")
+    return isinstance(stream, TCP_STREAMS) and hasattr(stream.socket, "_sock")
 
 
 def try_send(websocket: WebSocketConnection, frames: bytes) -> int | None:
@@ -126,7 +129,7 @@ def try_send(websocket: WebSocketConnection, frames: bytes) -> int | None:
         return None
     try:
         stream = websocket._stream
-        assert isinstance(stream, trio.SocketStream), "a server connection is a TCP stream"
+        assert isinstance(stream, TCP_STREAMS), "a server connection is a TCP stream"
         written: int = stream.socket._sock.send(frames)  # type: ignore[attr-defined]
     except OSError:  # BlockingIOError (full) or a broken connection: the writer task handles it
         return None

@@ -1,0 +1,97 @@
+"""The lean stream on real sockets: what it receives, when it waits, how it ends."""
+
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+import trio.testing
+
+from service.leanrecv import LeanListener, LeanSocketStream
+
+
+@asynccontextmanager
+async def connected() -> AsyncIterator[tuple[LeanSocketStream, trio.SocketStream]]:
+    """A lean server-side stream and the plain client stream connected to it."""
+    (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    lean_listener = LeanListener(listener)
+    async with lean_listener:
+        client = await trio.open_tcp_stream("127.0.0.1", lean_listener.port)
+        server = await lean_listener.accept()
+        async with client, server:
+            yield server, client
+
+
+async def test_it_receives_everything_in_order_waiting_when_drained() -> None:
+    async with connected() as (server, client):
+        await client.send_all(b"0123456789")
+        with trio.testing.assert_checkpoints():  # data at hand still lets other tasks run
+            assert await server.receive_some(4) == b"0123"
+        assert await server.receive_some(4) == b"4567"  # a full read: more may be there
+        assert await server.receive_some(4) == b"89"  # drained: the next read waits first
+        async with trio.open_nursery() as nursery:
+
+            async def send_later() -> None:
+                await trio.sleep(0.05)
+                await client.send_all(b"late")
+
+            nursery.start_soon(send_later)
+            with trio.fail_after(5):
+                assert await server.receive_some() == b"late"
+
+
+async def test_the_end_of_the_stream_is_empty_bytes() -> None:
+    async with connected() as (server, client):
+        await client.send_all(b"last")
+        await client.send_eof()
+        assert await server.receive_some() == b"last"
+        assert await server.receive_some() == b""
+
+
+async def test_closing_it_wakes_a_waiting_receive_and_later_ones_fail() -> None:
+    async with connected() as (server, client):
+        await client.send_all(b"x")
+        assert await server.receive_some() == b"x"  # drained: the next receives wait first
+        async with trio.open_nursery() as nursery:
+
+            async def close_soon() -> None:
+                await trio.testing.wait_all_tasks_blocked()
+                await server.aclose()
+
+            nursery.start_soon(close_soon)
+            with pytest.raises(trio.ClosedResourceError), trio.fail_after(5):
+                await server.receive_some()
+        with pytest.raises(trio.ClosedResourceError):
+            await server.receive_some()
+
+
+async def test_a_reset_connection_is_broken() -> None:
+    async with connected() as (server, client):
+        # SO_LINGER with a zero timeout: close sends a reset instead of the end of the stream.
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await client.aclose()
+        with pytest.raises(trio.BrokenResourceError), trio.fail_after(5):
+            await server.receive_some()
+
+
+async def test_a_waiting_receive_can_be_cancelled() -> None:
+    async with connected() as (server, client):
+        with trio.move_on_after(0.05) as scope:
+            await server.receive_some()
+        assert scope.cancelled_caught
+        await client.send_all(b"still fine")
+        assert await server.receive_some() == b"still fine"
+
+
+async def test_sends_and_the_socket_are_the_wrapped_streams() -> None:
+    async with connected() as (server, client):
+        assert isinstance(server.socket, trio.socket.SocketType)
+        await server.send_all(b"out")
+        assert await client.receive_some() == b"out"
+        await server.wait_send_all_might_not_block()
+        await server.send_eof()
+        assert await client.receive_some() == b""
+        with pytest.raises(ValueError, match="max_bytes"):
+            await server.receive_some(0)
