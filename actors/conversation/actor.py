@@ -112,6 +112,8 @@ class ConversationActor:
         self._publishing = False
         # Set by the publisher when it delivered a batch, for a decider waiting for room.
         self._room: trio.Event | None = None
+        # Set by the decider when it handed over a batch, for a publisher waiting for one.
+        self._more: trio.Event | None = None
         # For passivation: when the last request was handled.
         self.last_active = trio.current_time()
 
@@ -169,7 +171,10 @@ class ConversationActor:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             self._undelivered.append(self._decide(batch))
-            if not self._publishing:
+            if self._more is not None:
+                self._more.set()
+                self._more = None
+            elif not self._publishing:
                 self._publishing = True
                 self._tasks.start_soon(self._publish)
             while len(self._undelivered) >= MAX_BATCHES_IN_FLIGHT:
@@ -178,23 +183,34 @@ class ConversationActor:
 
     async def _publish(self) -> None:
         """Make each decided batch durable, then deliver what it produced; in order, until none
-        is left (the decider starts this task again for the next)."""
+        is left and none is coming (the decider starts this task again for the next)."""
         try:
-            while self._undelivered:
-                batch = self._undelivered[0]
-                if batch.records:
-                    # A failure here (I/O, or a version conflict with another writer of the
-                    # log) leaves the in-memory state ahead of the log: the actor must crash
-                    # (this raises through its nursery) and be rebuilt from the log.
-                    await self.store.append(self.conversation_id, batch.base_version, batch.records)
-                self._deliver(batch.outputs)
-                del self._undelivered[0]
-                self.last_active = trio.current_time()
-                if self._room is not None:
-                    self._room.set()
-                    self._room = None
+            while True:
+                while self._undelivered:
+                    batch = self._undelivered[0]
+                    if batch.records:
+                        # A failure here (I/O, or a version conflict with another writer of
+                        # the log) leaves the in-memory state ahead of the log: the actor must
+                        # crash (this raises through its nursery) and be rebuilt from the log.
+                        await self.store.append(
+                            self.conversation_id, batch.base_version, batch.records
+                        )
+                    self._deliver(batch.outputs)
+                    del self._undelivered[0]
+                    self.last_active = trio.current_time()
+                    if self._room is not None:
+                        self._room.set()
+                        self._room = None
+                if not self._requests.statistics().current_buffer_used:
+                    return
+                # Requests are queued, so the decider hands over a batch soon: wait for it
+                # rather than end and be started again (a task per batch, when busy, is
+                # several percent of the CPU).
+                self._more = trio.Event()
+                await self._more.wait()
         finally:
             self._publishing = False
+            self._more = None
 
     def _drop_waiting_senders(self) -> None:
         """Close the queue of every sender whose request is still in the inbox (none is served)."""
