@@ -103,3 +103,19 @@ async def test_a_close_begun_by_the_server_ends_the_connection_though_never_answ
             await trio.sleep(2)  # idle 0.3 s, seen within 0.1 s, the close frame unanswered 0.5 s
             assert task_count() == before + 2  # the actor (supervised) waits to passivate
         await silent.aclose()
+
+
+async def test_a_connection_that_never_sends_its_handshake_leaves_no_task_behind() -> None:
+    # Its reader runs beside it in the server's handler nursery (no nursery per connection):
+    # closing the stream at the handshake timeout must end that reader too.
+    async with running_server(handshake_timeout=0.2) as url:
+        await trio.testing.wait_all_tasks_blocked()
+        before = task_count()
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with trio.fail_after(TIMEOUT):
+            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+                await trio.testing.wait_all_tasks_blocked()
+                assert task_count() == before + 2  # the server's connection task and its reader
+                assert await stream.receive_some(100) == b""  # closed at the timeout
+                await trio.testing.wait_all_tasks_blocked()
+                assert task_count() == before
