@@ -10,18 +10,37 @@ last read drained the socket, and waits in one frame of its own.
 
 It wraps a ``trio.SocketStream`` (a final class) and uses the stdlib socket inside trio's
 (``_sock``), which ``fastsend.try_send`` uses too; every other method is the wrapped stream's.
-``LeanListener`` hands out such streams, so trio-websocket's server takes them through its
-public ``WebSocketServer(handler, listeners)``. tests/unit/test_leanrecv.py checks the
-assumptions against the installed trio (pinned in pyproject).
+``serve_websocket`` is trio-websocket's server on such streams, leaner per connection (see its
+docstring); it uses trio-websocket's internals the way trio-websocket's own server does.
+tests/unit/test_leanrecv.py checks the stream against the installed trio (pinned in pyproject);
+every test of the server runs on ``serve_websocket``.
 """
 
 import errno
+import functools
+import logging
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import trio
-from trio_websocket import WebSocketConnection, WebSocketRequest, WebSocketServer
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
+
+log = logging.getLogger(__name__)
 
 # trio's own receive size when none is asked for.
 DEFAULT_RECEIVE_SIZE = 65536
@@ -88,59 +107,22 @@ def _stream_error(exc: OSError) -> trio.ClosedResourceError | trio.BrokenResourc
     return trio.BrokenResourceError(f"socket connection broken: {exc}")
 
 
-class LeanListener(trio.abc.Listener[LeanSocketStream]):
-    """Accepts from a ``trio.SocketListener`` and hands out ``LeanSocketStream``s."""
+# What trio's serve_listeners treats as running out of capacity (it waits, then accepts again).
+_ACCEPT_CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
+_ACCEPT_RETRY_SECONDS = 0.1
 
-    def __init__(self, listener: trio.SocketListener) -> None:
-        self.listener = listener
-        self.socket = listener.socket
-
-    @property
-    def port(self) -> int:
-        port: int = self.socket.getsockname()[1]
-        return port
-
-    async def accept(self) -> LeanSocketStream:
-        return LeanSocketStream(await self.listener.accept())
-
-    async def aclose(self) -> None:
-        await self.listener.aclose()
-
-
-class _LeanServer(WebSocketServer):
-    """trio-websocket's server without a nursery per connection (~1.1 KiB of each idle one).
-
-    Its ``_handle_connection``, except that the connection's reader task runs in the handler
-    nursery beside the connection's own task instead of in a nursery of their own. That nursery
-    only cancelled the reader once the connection ended, and the reader ends by itself then: the
-    stream is closed (on a handshake timeout, or by ``aclose`` when the handler returns), which
-    ends its wait for data. A shutdown cancels the handler nursery, readers and all.
-    """
-
-    async def _handle_connection(self, stream: trio.abc.Stream) -> None:
-        connection = WebSocketConnection(
-            stream,
-            WSConnection(ConnectionType.SERVER),
-            message_queue_size=self._message_queue_size,
-            max_message_size=self._max_message_size,
-            receive_buffer_size=self._receive_buffer_size,
-        )
-        assert self._handler_nursery is not None, "serve_websocket always passes one"
-        self._handler_nursery.start_soon(connection._reader_task)
-        with trio.move_on_after(self._connect_timeout) as connect_scope:
-            request = await connection._get_request()
-        if connect_scope.cancelled_caught:
-            await stream.aclose()
-            return
-        del connect_scope  # not kept for the connection's life
-        try:
-            await self._handler(request)
-        finally:
-            with trio.move_on_after(self._disconnect_timeout):
-                await connection.aclose()
-            # A close that timed out leaves the stream to us (``aclose`` closes it when it
-            # finishes or is cancelled; closing twice is harmless).
-            await trio.aclose_forcefully(stream)
+# trio-websocket's reader task builds this table for every connection (~0.35 KiB of each).
+_EVENT_HANDLERS: dict[type, Callable[[WebSocketConnection, Any], Awaitable[None]]] = {
+    AcceptConnection: WebSocketConnection._handle_accept_connection_event,
+    BytesMessage: WebSocketConnection._handle_message_event,
+    CloseConnection: WebSocketConnection._handle_close_connection_event,
+    Ping: WebSocketConnection._handle_ping_event,
+    Pong: WebSocketConnection._handle_pong_event,
+    RejectConnection: WebSocketConnection._handle_reject_connection_event,
+    RejectData: WebSocketConnection._handle_reject_data_event,
+    Request: WebSocketConnection._handle_request_event,
+    TextMessage: WebSocketConnection._handle_message_event,
+}
 
 
 async def serve_websocket(
@@ -156,22 +138,117 @@ async def serve_websocket(
 ) -> None:
     """trio-websocket's ``serve_websocket`` (no TLS) on lean streams; ``started(port)``.
 
-    Runs until cancelled. With more than one listener (a host name with several addresses),
-    the port reported is the first one's.
+    Each connection runs ``handler(request)`` as trio-websocket's server does, with less per
+    connection: its task runs the connection itself (no wrapper task frame), its reader task runs
+    beside it in ``handler_nursery`` (no nursery of their own, ~1.1 KiB: the reader ends by itself
+    once the stream is closed, which this does when the connection ends) and dispatches events
+    from one shared table. A shutdown cancels ``handler_nursery``, readers and all.
+
+    Runs until cancelled. With more than one listener (a host name with several addresses), the
+    port reported is the first one's.
     """
-    listeners = [
-        LeanListener(listener) for listener in await trio.open_tcp_listeners(port, host=host)
-    ]
-    server = _LeanServer(
-        handler,
-        # Annotated as socket (or TLS) listeners only; any trio Listener serves (it uses
-        # ``trio.serve_listeners``, and ``listeners`` reports others by their repr).
-        listeners,  # type: ignore[arg-type]
-        handler_nursery=handler_nursery,
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    serve = functools.partial(
+        _serve_connection,
+        handler=handler,
+        nursery=handler_nursery,
         max_message_size=max_message_size,
         connect_timeout=connect_timeout,
         disconnect_timeout=disconnect_timeout,
     )
     async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        task_status.started(listeners[0].port)
+        for listener in listeners:
+            nursery.start_soon(_accept_connections, listener, handler_nursery, serve)
+        task_status.started(listeners[0].socket.getsockname()[1])
+
+
+async def _accept_connections(
+    listener: trio.SocketListener,
+    nursery: trio.Nursery,
+    serve: Callable[[LeanSocketStream], Awaitable[None]],
+) -> None:
+    """trio's ``serve_listeners`` for one listener, starting ``serve`` on each lean stream."""
+    async with listener:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in _ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                log.error(
+                    "accept failed; retrying",
+                    extra={
+                        "errno": errno.errorcode[exc.errno],
+                        "in_seconds": _ACCEPT_RETRY_SECONDS,
+                    },
+                )
+                await trio.sleep(_ACCEPT_RETRY_SECONDS)
+            else:
+                nursery.start_soon(serve, LeanSocketStream(stream))
+
+
+async def _serve_connection(
+    stream: LeanSocketStream,
+    *,
+    handler: Callable[[WebSocketRequest], Awaitable[None]],
+    nursery: trio.Nursery,
+    max_message_size: int,
+    connect_timeout: float,
+    disconnect_timeout: float,
+) -> None:
+    """trio-websocket's ``WebSocketServer._handle_connection``, less per connection."""
+    try:
+        connection = WebSocketConnection(
+            stream, WSConnection(ConnectionType.SERVER), max_message_size=max_message_size
+        )
+        nursery.start_soon(_read, connection)
+        with trio.move_on_after(connect_timeout) as connect_scope:
+            request = await connection._get_request()
+        if connect_scope.cancelled_caught:
+            return
+        del connect_scope  # not kept for the connection's life
+        try:
+            await handler(request)
+        finally:
+            with trio.move_on_after(disconnect_timeout):
+                await connection.aclose()
+    finally:
+        # Also ends the reader, whose wait for data then fails.
+        await trio.aclose_forcefully(stream)
+
+
+async def _read(connection: WebSocketConnection) -> None:
+    """trio-websocket's reader task (``_reader_task``) for a server connection.
+
+    The same steps without its per-connection handler table and without a debug log call per
+    event and per read (each a logger lookup, on the hot path).
+    """
+    async with connection._send_channel:
+        while connection._reader_running:
+            for event in connection._wsproto.events():
+                handle = _EVENT_HANDLERS.get(type(event))
+                if handle is None:
+                    log.warning("unknown wsproto event", extra={"event_type": type(event).__name__})
+                    continue
+                try:
+                    await handle(connection, event)
+                except ConnectionClosed:
+                    connection._reader_running = False
+                    break
+            try:
+                data = await connection._stream.receive_some(connection._receive_buffer_size)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await connection._abort_web_socket()
+                break
+            if not data:
+                # The TCP connection ended before the WebSocket: an abnormal closure.
+                if connection._wsproto.state != ConnectionState.CLOSED:
+                    await connection._abort_web_socket()
+                break
+            if connection._wsproto.state != ConnectionState.CLOSED:
+                try:
+                    connection._wsproto.receive_data(data)  # type: ignore[arg-type]  # bytes here
+                except RemoteProtocolError as err:
+                    if err.event_hint:
+                        await connection._send(err.event_hint)
+                    await connection._close_stream()

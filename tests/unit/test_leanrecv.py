@@ -9,17 +9,16 @@ import pytest
 import trio
 import trio.testing
 
-from service.leanrecv import LeanListener, LeanSocketStream
+from service.leanrecv import LeanSocketStream
 
 
 @asynccontextmanager
 async def connected() -> AsyncIterator[tuple[LeanSocketStream, trio.SocketStream]]:
     """A lean server-side stream and the plain client stream connected to it."""
     (listener,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    lean_listener = LeanListener(listener)
-    async with lean_listener:
-        client = await trio.open_tcp_stream("127.0.0.1", lean_listener.port)
-        server = await lean_listener.accept()
+    async with listener:
+        client = await trio.open_tcp_stream("127.0.0.1", listener.socket.getsockname()[1])
+        server = LeanSocketStream(await listener.accept())
         async with client, server:
             yield server, client
 
