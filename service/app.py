@@ -8,7 +8,7 @@ import trio
 from actors.registry import Registry
 from actors.store import EventStore, StoreError, open_store
 from service.config import Settings
-from service.gateway import ENDPOINT, handle_request
+from service.gateway import ENDPOINT, open_connection
 from service.guard import Gatekeeper
 from service.http import OpsEndpoints, serve_ops
 from service.keepalive import Keepalive
@@ -67,7 +67,7 @@ async def serve(
                         functools.partial(
                             serve_websocket,
                             functools.partial(
-                                handle_request,
+                                open_connection,
                                 registry=registry,
                                 settings=settings,
                                 gatekeeper=gatekeeper,

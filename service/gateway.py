@@ -44,7 +44,7 @@ from actors.registry import ConversationUnavailable, Registry
 from service import fastsend
 from service.auth import Denied
 from service.config import Settings
-from service.guard import Gatekeeper, Guard
+from service.guard import Accepted, Gatekeeper, Guard
 from service.protocol import codec, errors, outbound, session
 from service.protocol.codec import ClientEvent, DecodeFailure, ItemCreateRequest
 from service.protocol.dialects import Dialect, negotiate
@@ -144,6 +144,23 @@ async def handle_request(
 
     ``gatekeeper`` checks keys and capacity before the upgrade; without one, all are let in.
     """
+    serving = await open_connection(request, registry, settings, gatekeeper)
+    if serving is not None:
+        await serving
+
+
+async def open_connection(
+    request: WebSocketRequest,
+    registry: Registry,
+    settings: Settings,
+    gatekeeper: Gatekeeper | None = None,
+) -> Coroutine[Any, Any, None] | None:
+    """``handle_request``'s handshake; returns what serves the accepted connection (to await at
+    once, in the same task), or None when the request was refused.
+
+    ``leanrecv.serve_websocket`` awaits the two in turn, so an open connection does not also keep
+    this coroutine's frame (~0.3 KiB).
+    """
     try:
         join = parse_target(request.path)
         guard = (
@@ -159,7 +176,7 @@ async def handle_request(
             extra_headers=[(b"content-type", b"application/json")],
             body=rejected.body(),
         )
-        return
+        return None
     negotiated = negotiate(request.headers, request.proposed_subprotocols)
     guard.subprotocol = negotiated.subprotocol
     guard.dialect = negotiated.dialect.value
@@ -170,14 +187,26 @@ async def handle_request(
     # usual frames are parsed by service/wsframes.py rather than by wsproto.
     sink = fastsend.install_sink(request)
     fastsend.install_fast_frames(request, sink)
-    async with guard.accepted(request) as websocket:
+    accepted = guard.accepted(request)
+    websocket = await accepted.open()
+    try:
         fastsend.release_request(request)
         fastsend.release_handshake(websocket)
         fastsend.lighten(websocket)
         connection = Connection(
-            websocket, registry, join, settings, guard, dialect=negotiated.dialect, sink=sink
+            websocket,
+            registry,
+            join,
+            settings,
+            guard,
+            dialect=negotiated.dialect,
+            sink=sink,
+            accepted=accepted,
         )
-        await connection.run()
+    except BaseException:
+        accepted.ended()
+        raise
+    return connection.run()
 
 
 class Connection:
@@ -185,6 +214,7 @@ class Connection:
 
     # Slots: one of these per connection, and a dict of its fields is twice the size.
     __slots__ = (
+        "_accepted",
         "_ended",
         "_fast",
         "_held",
@@ -215,8 +245,11 @@ class Connection:
         *,
         dialect: Dialect = Dialect.BETA,
         sink: fastsend.MessageSink | None = None,
+        accepted: Accepted | None = None,
     ) -> None:
         self.websocket = websocket
+        # The upgrade's bookkeeping, given back when ``run`` ends (see ``open_connection``).
+        self._accepted = accepted
         # Where trio-websocket's reader task hands received messages (None: use get_message).
         self._sink = sink
         # Set once no more messages may reach the conversation (the actor is gone, or we are).
@@ -272,44 +305,51 @@ class Connection:
             nursery.cancel_scope.cancel()
 
     async def _serve(self) -> None:
-        if not await self._join():
-            return
-        log.info("connection opened", extra=self._log_extra(role=self.guard.role))
-        refused = False
         try:
-            if self._sink is not None:
-                # trio-websocket's reader task hands us each message; this task writes.
-                self._sink.attach(self._received, self._received_now)
-            await self._greet()
-            if self._fast and fastsend.can_try_send(self.websocket):
-                # From now on the actor may write straight to the socket when we are idle.
-                self.subscriber.direct = self._write_now
-            while True:
-                await self._outbox.wait()
-                if self._ended:
-                    return
-                batch = self._outbox.take(WRITE_BATCH)
-                if not batch:
-                    break
-                self.guard.sent_all(batch, self._outbox)
-                await self._send_batch(batch)
-                self.subscriber.written(len(batch))
-                for item in batch:
-                    if isinstance(item, Published):
-                        self.last_version = item.version
-                    refused = refused or isinstance(item, ResumeUnavailable)
-            # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
-            # Nothing more reaches the conversation, and a message waiting in trio-websocket's
-            # reader task for a history that never comes must not hold up the closing handshake.
-            self._stop_reading()
-            await self._close_for(refused)
-        except ConnectionClosed:
-            pass
+            if not await self._join():
+                return
+            log.info("connection opened", extra=self._log_extra(role=self.guard.role))
+            refused = False
+            try:
+                if self._sink is not None:
+                    # trio-websocket's reader task hands us each message; this task writes.
+                    self._sink.attach(self._received, self._received_now)
+                await self._greet()
+                if self._fast and fastsend.can_try_send(self.websocket):
+                    # From now on the actor may write straight to the socket when we are idle.
+                    self.subscriber.direct = self._write_now
+                while True:
+                    await self._outbox.wait()
+                    if self._ended:
+                        return
+                    batch = self._outbox.take(WRITE_BATCH)
+                    if not batch:
+                        break
+                    self.guard.sent_all(batch, self._outbox)
+                    await self._send_batch(batch)
+                    self.subscriber.written(len(batch))
+                    for item in batch:
+                        if isinstance(item, Published):
+                            self.last_version = item.version
+                        refused = refused or isinstance(item, ResumeUnavailable)
+                # Our queue was closed: we cannot resume, we were too slow, or the actor stopped.
+                # Nothing more reaches the conversation, and a message waiting in trio-websocket's
+                # reader task for a history that never comes must not hold up the closing handshake.
+                self._stop_reading()
+                await self._close_for(refused)
+            except ConnectionClosed:
+                pass
+            finally:
+                self._outbox.close_receiver()
+                self._stop_reading()
+                self._leave()
+                log.info(
+                    "connection closed", extra=self._log_extra(close_code=self.guard.close_code)
+                )
         finally:
-            self._outbox.close_receiver()
-            self._stop_reading()
-            self._leave()
-            log.info("connection closed", extra=self._log_extra(close_code=self.guard.close_code))
+            if self._accepted is not None:
+                # After the connection's own end, as the accepted block used to.
+                self._accepted.ended()
 
     async def _close_for(self, refused: bool) -> None:
         """Close the connection with the code that tells why its queue ended."""

@@ -172,6 +172,13 @@ class Accepted:
         self._websocket: WebSocketConnection | None = None
 
     async def __aenter__(self) -> WebSocketConnection:
+        return await self.open()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.ended()
+
+    async def open(self) -> WebSocketConnection:
+        """Accept the upgrade (``async with``, or this and then ``ended`` on every path)."""
         guard = self._guard
         try:
             websocket = await self._request.accept(subprotocol=guard.subprotocol)
@@ -182,7 +189,8 @@ class Accepted:
             raise
         return websocket
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    def ended(self) -> None:
+        """The connection is over: give back what ``open`` took."""
         self._guard._ended(self._websocket)
 
 

@@ -125,8 +125,12 @@ _EVENT_HANDLERS: dict[type, Callable[[WebSocketConnection, Any], Awaitable[None]
 }
 
 
+# Answers a handshake; may return what then serves the connection (awaited at once).
+Handler = Callable[[WebSocketRequest], Awaitable[Awaitable[None] | None]]
+
+
 async def serve_websocket(
-    handler: Callable[[WebSocketRequest], Awaitable[None]],
+    handler: Handler,
     host: str,
     port: int,
     *,
@@ -138,7 +142,8 @@ async def serve_websocket(
 ) -> None:
     """trio-websocket's ``serve_websocket`` (no TLS) on lean streams; ``started(port)``.
 
-    Each connection runs ``handler(request)`` as trio-websocket's server does, with less per
+    Each connection runs ``handler(request)`` as trio-websocket's server does, then awaits what
+    the handler returned, if anything: the handshake's frames are then gone. Less per
     connection: its task runs the connection itself (no wrapper task frame), its reader task runs
     beside it in ``handler_nursery`` (no nursery of their own, ~1.1 KiB: the reader ends by itself
     once the stream is closed, which this does when the connection ends) and dispatches events
@@ -190,7 +195,7 @@ async def _accept_connections(
 async def _serve_connection(
     stream: LeanSocketStream,
     *,
-    handler: Callable[[WebSocketRequest], Awaitable[None]],
+    handler: Handler,
     nursery: trio.Nursery,
     max_message_size: int,
     connect_timeout: float,
@@ -208,7 +213,9 @@ async def _serve_connection(
             return
         del connect_scope  # not kept for the connection's life
         try:
-            await handler(request)
+            serving = await handler(request)
+            if serving is not None:
+                await serving
         finally:
             with trio.move_on_after(disconnect_timeout):
                 await connection.aclose()
