@@ -250,7 +250,7 @@ class Connection:
         self.websocket = websocket
         # The upgrade's bookkeeping, given back when ``run`` ends (see ``open_connection``).
         self._accepted = accepted
-        # Where trio-websocket's reader task hands received messages (None: use get_message).
+        # Where the connection's reader task hands received messages (None: get_message).
         self._sink = sink
         # Set once no more messages may reach the conversation (the actor is gone, or we are).
         self._reading_stopped = False
@@ -312,7 +312,7 @@ class Connection:
             refused = False
             try:
                 if self._sink is not None:
-                    # trio-websocket's reader task hands us each message; this task writes.
+                    # The connection's reader task hands us each message; this task writes.
                     self._sink.attach(self._received, self._received_now)
                 await self._greet()
                 if self._fast and fastsend.can_try_send(self.websocket):
@@ -348,7 +348,7 @@ class Connection:
                 )
         finally:
             if self._accepted is not None:
-                # After the connection's own end, as the accepted block used to.
+                # Last, so that the close code set above is the one counted.
                 self._accepted.ended()
 
     async def _close_for(self, refused: bool) -> None:
