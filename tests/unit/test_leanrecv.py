@@ -1,5 +1,6 @@
 """The lean stream on real sockets: what it receives, when it waits, how it ends."""
 
+import errno
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from service.leanrecv import LeanSocketStream
+from service.leanrecv import LeanSocketStream, _accept_connections
 
 
 @asynccontextmanager
@@ -94,3 +95,59 @@ async def test_sends_and_the_socket_are_the_wrapped_streams() -> None:
         assert await client.receive_some() == b""
         with pytest.raises(ValueError, match="max_bytes"):
             await server.receive_some(0)
+
+
+class FlakyListener(trio.abc.Listener[trio.SocketStream]):
+    """A listener whose accepts fail with the errors given, then hand out real streams."""
+
+    def __init__(self, failures: list[OSError], streams: list[trio.SocketStream]) -> None:
+        self.failures = failures
+        self.streams = streams
+        self.closed = False
+
+    async def accept(self) -> trio.SocketStream:
+        await trio.lowlevel.checkpoint()
+        if self.failures:
+            raise self.failures.pop(0)
+        if self.streams:
+            return self.streams.pop(0)
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_the_accept_loop_waits_out_running_out_of_descriptors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with connected() as (lean, _client):
+        served: list[object] = []
+        all_served = trio.Event()
+        listener = FlakyListener([OSError(errno.EMFILE, "Too many open files")], [lean._stream])
+
+        async def serve(stream: LeanSocketStream) -> None:
+            served.append(stream)
+            all_served.set()
+
+        with trio.fail_after(2):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_accept_connections, listener, nursery, serve)  # type: ignore[arg-type]
+                await all_served.wait()
+                nursery.cancel_scope.cancel()
+        assert len(served) == 1
+        assert isinstance(served[0], LeanSocketStream)
+        assert [r.getMessage() for r in caplog.records] == ["accept failed; retrying"]
+        assert listener.closed
+
+
+async def test_the_accept_loop_raises_any_other_error() -> None:
+    listener = FlakyListener([OSError(errno.EINVAL, "Invalid argument")], [])
+
+    async def serve(stream: LeanSocketStream) -> None:
+        raise AssertionError("nothing to serve")
+
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(OSError, match="Invalid argument"), trio.fail_after(2):
+            await _accept_connections(listener, nursery, serve)  # type: ignore[arg-type]
+    assert listener.closed
