@@ -29,12 +29,13 @@ no trip through trio-websocket's handlers and no await per message.
 
 This relies on trio-websocket internals (``_stream``, ``_stream_lock``, ``_close_reason``,
 ``_abort_web_socket``, ``_send_channel``, ``_recv_channel``, ``_wsproto``, ``_open_handshake``,
-``_close_handshake``, ``_for_testing_peer_closed_connection``, and ``_connection`` of
-``WebSocketRequest``; each stand-in offers the methods trio-websocket calls on what it replaces),
-on wsproto's handshake object
-(``_h11_connection``) and its connection's ``_events`` (append, popleft, truth), and on the server
-never negotiating an extension such as permessage-deflate (trio-websocket does not). pyproject
-pins trio-websocket and wsproto to the tested ranges; tests/unit/test_fastsend.py and
+``_close_handshake``, ``_for_testing_peer_closed_connection``, and ``_connection`` and ``_event``
+of ``WebSocketRequest``; each stand-in offers the methods trio-websocket calls on what it
+replaces), on a closed trio memory channel looking at nothing but its ``_closed`` (its
+``_state`` and ``_tasks`` are swapped), on wsproto's handshake object (``_h11_connection``) and
+its connection's ``_events`` (append, popleft, truth), and on the server never negotiating an
+extension such as permessage-deflate (trio-websocket does not). pyproject pins trio,
+trio-websocket and wsproto to the tested ranges; tests/unit/test_fastsend.py and
 tests/unit/test_wsframes.py check these assumptions against the installed versions.
 """
 
@@ -143,9 +144,8 @@ class MessageSink:
     ``get_message``. With the sink in that place the reader task awaits ``handler(message)``
     instead, in arrival order, and reads no further while it waits, just as on a full channel.
     Messages wait for ``attach``; after ``discard`` they are dropped. The original channel is
-    not kept: ``get_message`` learns of the end from ``closed`` (see ``_ReceivingSide``), and an
-    idle connection holds one memory channel fewer (its state, a deque and two task dicts: about
-    1.3 KiB).
+    closed and emptied (see ``install_sink``): ``get_message`` learns of the end from ``closed``
+    (see ``_ReceivingSide``).
 
     ``on_close`` reports the end without a task waiting in ``get_message``: it is called once,
     when trio-websocket closes either side of the message channel. It closes the sending side
