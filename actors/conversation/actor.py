@@ -1,14 +1,12 @@
 """The Trio shell around the conversation core: one task owns the state and is its only writer.
 
 Requests arrive on a bounded inbox. The actor takes every request waiting (up to a batch), decides
-each in order against the evolving state, and hands the batch to its publisher task (running only
-while batches wait: an idle conversation holds no second task), which appends the batch's events to
-the log in one call and only once they are durable offers the results to subscribers: persist, then
-publish. Batches are published strictly in order, and the actor decides the next batch while the
-last one is being committed (at most ``MAX_BATCHES_IN_FLIGHT``): a conversation's requests that
-arrive during a commit join the next one instead of waiting for it to end before they are even
-decided. It never awaits a subscriber; a full subscriber queue drops that subscriber (the
-slow-consumer policy).
+each in order against the evolving state, appends the batch's events to the log in one call and
+only once they are durable offers the results to subscribers: persist, then publish. Requests that
+arrive during a commit wait in the inbox and form the next batch, so they share one append. It
+never awaits a subscriber; a full subscriber queue drops that subscriber (the slow-consumer
+policy). One task does all of it: no hand-over between tasks per batch, and an idle conversation
+holds one task.
 
 A joining subscriber first gets the history it asked for (see ``catchup`` for the seam). An actor
 with no subscribers that receives nothing for ``idle_timeout`` seconds passivates: the registry's
@@ -52,9 +50,6 @@ log = logging.getLogger(__name__)
 # busy writer cannot hold a batch open for long.
 MAX_BATCH = 256
 READ_BATCH = 1000
-# Batches decided but not yet durable and published: enough to overlap deciding with committing,
-# few enough that a slow log soon holds the actor (and so its inbox, and its writers) back.
-MAX_BATCHES_IN_FLIGHT = 4
 # Recent changes kept to join (or resume) a subscriber that is only a little behind without
 # reading the log: enough to close the seam after a catch-up under a busy writer.
 RECENT_CHANGES = 256
@@ -104,16 +99,8 @@ class ConversationActor:
         self._recent_changes = recent_changes
         # The position of the last change offered to subscribers: the seam for a join.
         self._published_version = 0
-        # Batches taken from the inbox and not yet delivered, oldest first.
-        # A list (at most MAX_BATCHES_IN_FLIGHT long), not a deque: far smaller when empty.
-        self._undelivered: list[_Decided] = []
-        # Whether the publisher task is running: it starts when a batch waits and ends when none
-        # does, so an idle conversation has one task, not two and a channel between (~3 KiB).
-        self._publishing = False
-        # Set by the publisher when it delivered a batch, for a decider waiting for room.
-        self._room: trio.Event | None = None
-        # Set by the decider when it handed over a batch, for a publisher waiting for one.
-        self._more: trio.Event | None = None
+        # The batch taken from the inbox and not yet delivered (its append is in progress).
+        self._in_hand: _Decided | None = None
         # For passivation: when the last request was handled.
         self.last_active = trio.current_time()
 
@@ -130,8 +117,7 @@ class ConversationActor:
         try:
             with self._requests:
                 try:
-                    # The publisher and catch-up tasks: they end (or fail) with the actor, and
-                    # the publisher delivers what is decided before the nursery closes.
+                    # The catch-up tasks: they end (or fail) with the actor.
                     async with trio.open_nursery() as self._tasks:
                         await self._load()
                         task_status.started()
@@ -143,74 +129,56 @@ class ConversationActor:
                 subscriber.drop()
             self.subscribers.clear()
             self.catching_up.clear()
-            self._undelivered.clear()
+            self._in_hand = None
 
     def _waiting(self) -> list[Subscriber]:
         """Who waits on a batch never delivered (the log failed): joiners and senders."""
         waiting: list[Subscriber] = []
-        for batch in self._undelivered:
-            for output in batch.outputs:
-                match output:
-                    case Join(subscriber=subscriber) | Leave(subscriber=subscriber):
-                        waiting.append(subscriber)
-                    case (Subscriber() as origin, _):
-                        waiting.append(origin)
+        for output in self._in_hand.outputs if self._in_hand is not None else ():
+            match output:
+                case Join(subscriber=subscriber) | Leave(subscriber=subscriber):
+                    waiting.append(subscriber)
+                case (Subscriber() as origin, _):
+                    waiting.append(origin)
         return waiting
 
     async def _decide_requests(self) -> None:
-        """Decide batches of requests and pass them on in order, until the inbox closes."""
+        """Take batches of requests, decide them, append, then deliver; until the inbox closes.
+
+        One task does it all, in order: requests that arrive while a batch commits wait in the
+        inbox and form the next batch, so they share its successor's append.
+        """
+        checkpointed = False
         while True:
             try:
-                first = await self._requests.receive()
+                # Straight from the inbox when the last batch awaited its append (a checkpoint
+                # already): a task step less per batch when requests keep coming.
+                first = self._requests.receive_nowait() if checkpointed else None
+            except trio.WouldBlock:
+                first = None
             except trio.EndOfChannel:
-                return  # passivated, or the registry is shutting down
+                return
+            if first is None:
+                try:
+                    first = await self._requests.receive()
+                except trio.EndOfChannel:
+                    return  # passivated, or the registry is shutting down
             batch = [first]
             while len(batch) < MAX_BATCH:
                 try:
                     batch.append(self._requests.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            self._undelivered.append(self._decide(batch))
-            if self._more is not None:
-                self._more.set()
-                self._more = None
-            elif not self._publishing:
-                self._publishing = True
-                self._tasks.start_soon(self._publish)
-            while len(self._undelivered) >= MAX_BATCHES_IN_FLIGHT:
-                self._room = trio.Event()
-                await self._room.wait()
-
-    async def _publish(self) -> None:
-        """Make each decided batch durable, then deliver what it produced; in order, until none
-        is left and none is coming (the decider starts this task again for the next)."""
-        try:
-            while True:
-                while self._undelivered:
-                    batch = self._undelivered[0]
-                    if batch.records:
-                        # A failure here (I/O, or a version conflict with another writer of
-                        # the log) leaves the in-memory state ahead of the log: the actor must
-                        # crash (this raises through its nursery) and be rebuilt from the log.
-                        await self.store.append(
-                            self.conversation_id, batch.base_version, batch.records
-                        )
-                    self._deliver(batch.outputs)
-                    del self._undelivered[0]
-                    self.last_active = trio.current_time()
-                    if self._room is not None:
-                        self._room.set()
-                        self._room = None
-                if not self._requests.statistics().current_buffer_used:
-                    return
-                # Requests are queued, so the decider hands over a batch soon: wait for it
-                # rather than end and be started again (a task per batch, when busy, is
-                # several percent of the CPU).
-                self._more = trio.Event()
-                await self._more.wait()
-        finally:
-            self._publishing = False
-            self._more = None
+            decided = self._in_hand = self._decide(batch)
+            checkpointed = bool(decided.records)
+            if checkpointed:
+                # A failure here (I/O, or a version conflict with another writer of the log)
+                # leaves the in-memory state ahead of the log: the actor must crash (this raises
+                # through its nursery) and be rebuilt from the log.
+                await self.store.append(self.conversation_id, decided.base_version, decided.records)
+            self._deliver(decided.outputs)
+            self._in_hand = None
+            self.last_active = trio.current_time()
 
     def _drop_waiting_senders(self) -> None:
         """Close the queue of every sender whose request is still in the inbox (none is served)."""
@@ -239,7 +207,7 @@ class ConversationActor:
         already in the inbox (and the actor is not idle) or refused unread, and the sender asks
         the registry again. The actor serves nothing more and returns. True if it stopped.
         """
-        if self._undelivered or now - self.last_active < self.idle_timeout:
+        if self._in_hand is not None or now - self.last_active < self.idle_timeout:
             return False
         # Forget subscribers whose connection went away without its Leave reaching us (a full
         # inbox): they must not keep the actor alive.

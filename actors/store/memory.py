@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 import attrs
+import trio
 
 from actors.ids import random_id
 from actors.store.base import NewEvent, StoredEvent, VersionConflict
@@ -36,6 +37,9 @@ class MemoryEventStore:
     async def append(
         self, conversation_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> int:
+        # A checkpoint, as the durable stores' appends are: callers may rely on it to let
+        # other tasks run between batches.
+        await trio.lowlevel.checkpoint()
         log = self._logs.get(conversation_id)
         if log is None:
             log = self._logs[conversation_id] = _Log()

@@ -218,10 +218,13 @@ class GatedStore(MemoryEventStore):
         super().__init__()
         self.started: list[int] = []
         self.gates: list[trio.Event] = []
+        # Events in each append, by its number (from 1).
+        self.appended_events: dict[int, int] = {}
         self.fail = False
 
     async def append(self, conversation_id: str, expected: int, events: Sequence[NewEvent]) -> int:
         self.started.append(expected)
+        self.appended_events[len(self.started)] = len(events)
         gate = trio.Event()
         self.gates.append(gate)
         await gate.wait()
@@ -230,7 +233,7 @@ class GatedStore(MemoryEventStore):
         return await super().append(conversation_id, expected, events)
 
 
-async def test_the_next_batch_is_decided_while_the_last_commits_and_published_after_it() -> None:
+async def test_requests_that_arrive_during_a_commit_share_the_next_append() -> None:
     store = GatedStore()
     async with running(ConversationActor("c", store)) as actor:
         watcher, queue = subscriber()
@@ -238,18 +241,20 @@ async def test_the_next_batch_is_decided_while_the_last_commits_and_published_af
         await actor.inbox.send(Envelope(core.CreateItem(msg("x")), watcher))
         await trio.testing.wait_all_tasks_blocked()
         await actor.inbox.send(Envelope(core.CreateItem(msg("y")), watcher))
+        await actor.inbox.send(Envelope(core.CreateItem(msg("z")), watcher))
         await trio.testing.wait_all_tasks_blocked()
-        # "y" was decided on top of "x" (its append expects version 1) before "x" is durable...
-        assert actor.state.version == 2
-        assert len(store.gates) == 1  # ...and its append waits for the one before it
-        assert queue.statistics().current_buffer_used == 0  # nothing published yet
+        assert len(store.gates) == 1  # "y" and "z" wait in the inbox for "x" to be durable...
+        assert actor.state.version == 1
+        assert queue.statistics().current_buffer_used == 0  # ...and nothing is published yet
         store.gates[0].set()
         first = await receive(queue)
         await trio.testing.wait_all_tasks_blocked()
-        assert store.started == [0, 1]
+        assert store.started == [0, 1]  # one append for both, on top of "x"
         store.gates[1].set()
-        second = await receive(queue)
-        assert [p.version for p in (first, second) if isinstance(p, Published)] == [1, 2]
+        later = [await receive(queue), await receive(queue)]
+        published = [p for p in (first, *later) if isinstance(p, Published)]
+        assert [p.version for p in published] == [1, 2, 3]
+        assert [store.appended_events[1], store.appended_events[2]] == [1, 2]
 
 
 async def test_a_failed_append_publishes_nothing_decided_after_it() -> None:
