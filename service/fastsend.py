@@ -39,9 +39,10 @@ trio-websocket and wsproto to the tested ranges; tests/unit/test_fastsend.py and
 tests/unit/test_wsframes.py check these assumptions against the installed versions.
 """
 
+import itertools
 import struct
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import trio
@@ -327,11 +328,15 @@ class FastWsproto:
         if rest:
             self._real.receive_data(rest)
 
-    def events(self) -> Iterator[Event]:
-        if self._events:
-            pending, self._events = self._events, []
-            yield from pending
-        yield from self._real.events()
+    def events(self) -> Iterable[Event]:
+        pending = self._events
+        if pending:
+            self._events = []
+        if self._reader is not None:
+            # wsproto has had no frame bytes yet, so it has no events: not asking it saves a
+            # dozen calls through its parser per read.
+            return pending
+        return itertools.chain(pending, self._real.events())
 
 
 def install_fast_frames(

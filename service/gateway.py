@@ -16,7 +16,7 @@ this server's log. See docs/observers.md.
 import logging
 import math
 import re
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -533,7 +533,7 @@ class Connection:
         for frame in codec.encode_many(hello):
             await self.websocket.send_message(frame)
 
-    def _write_now(self, items: list[Outbound]) -> list[Outbound]:
+    def _write_now(self, items: Sequence[Outbound]) -> Sequence[Outbound]:
         """Write ``items`` to the socket at once; return what is left to queue, in order.
 
         Called by the actor (same thread, no await) only when nothing is queued ahead of the
@@ -548,8 +548,7 @@ class Connection:
                 break
         if not sendable:
             return items
-        wires = [outbound.wire_frames(item, self.dialect) for item in sendable]
-        data = wires[0] if len(wires) == 1 else b"".join(wires)
+        data = outbound.joined_frames(sendable, self.dialect)
         written = fastsend.try_send(self.websocket, data)
         if written is None:
             return items
@@ -557,6 +556,7 @@ class Connection:
         if written == len(data):  # the usual case: the socket took it all
             sent = sendable
         else:
+            wires = [outbound.wire_frames(item, self.dialect) for item in sendable]
             sent, rest = outbound.split_written(sendable, wires, written)
         self.guard.sent_all(sent, self._outbox)
         for item in reversed(sent):

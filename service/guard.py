@@ -91,7 +91,7 @@ class Guard:
                 return limits.item_too_large(len(frame), maximum)
         return None
 
-    def sent_all(self, items: list[Outbound], outbox: Outbox) -> None:
+    def sent_all(self, items: Sequence[Outbound], outbox: Outbox) -> None:
         """Account for ``items`` leaving the connection in one write (activity, lag, errors)."""
         self.activity.touch()
         for item in items:

@@ -18,7 +18,7 @@ every receive was 7 % of a busy server's CPU.)
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 
 import attrs
@@ -56,6 +56,16 @@ RECENT_CHANGES = 256
 
 
 Output = tuple[Subscriber | None, Outbound] | Join | Leave
+
+
+def _broadcast_only(outputs: list[Output]) -> tuple[Published, ...] | None:
+    """The batch's changes, if it produced nothing else (no join, leave, reply or refusal)."""
+    changes: list[Published] = []
+    for output in outputs:
+        if type(output) is not tuple or output[0] is not None or type(output[1]) is not Published:
+            return None
+        changes.append(output[1])
+    return tuple(changes)
 
 
 @attrs.frozen
@@ -265,6 +275,14 @@ class ConversationActor:
     def _deliver(self, outputs: list[Output]) -> None:
         # Each subscriber's share of the batch is gathered in order and offered at the end in one
         # go: a busy conversation's changes reach each socket in one write, not one per change.
+        broadcast = _broadcast_only(outputs)
+        if broadcast is not None:
+            # The usual batch (changes only): every subscriber gets the same tuple, which lets a
+            # connection reuse the frames the one before it joined (see ``outbound``).
+            for change in broadcast:
+                self._remember(change)
+            self._offer(dict.fromkeys(self.subscribers, broadcast))
+            return
         shares: dict[Subscriber, list[Outbound]] = {}
         for output in outputs:
             match output:
@@ -276,10 +294,7 @@ class ConversationActor:
                     shares.pop(subscriber, None)
                     subscriber.drop()
                 case (None, Published() as message):
-                    if self._recent is None:
-                        self._recent = deque(maxlen=self._recent_changes)
-                    self._recent.append(message)
-                    self._published_version = message.version
+                    self._remember(message)
                     for subscriber in self.subscribers:
                         if (share := shares.get(subscriber)) is None:
                             shares[subscriber] = [message]
@@ -289,6 +304,16 @@ class ConversationActor:
                     raise AssertionError(f"only changes are broadcast, not {message!r}")
                 case (Subscriber() as origin, message):
                     shares.setdefault(origin, []).append(message)
+        self._offer(shares)
+
+    def _remember(self, message: Published) -> None:
+        """Note a change as published: the seam for joins, and the recent ones for catch-ups."""
+        if self._recent is None:
+            self._recent = deque(maxlen=self._recent_changes)
+        self._recent.append(message)
+        self._published_version = message.version
+
+    def _offer(self, shares: Mapping[Subscriber, Sequence[Outbound]]) -> None:
         for subscriber, share in shares.items():
             if not share or subscriber.offer_all(share):
                 continue

@@ -4,7 +4,7 @@ Actors never know the wire format: they hand connections domain values, and a ``
 event carries a cache so each wire dialect encodes it once for all its connections.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import attrs
@@ -101,7 +101,7 @@ class Subscriber:
     # is asked only when nothing is ahead of the items, and returns what is left to queue, in
     # order: nothing when it wrote them all, else the items it did not take (or, for an item
     # written in part, the rest of its bytes).
-    direct: Callable[[list[Outbound]], list[Outbound]] | None = None
+    direct: Callable[[Sequence[Outbound]], Sequence[Outbound]] | None = None
     # Items put in the queue that the connection has not yet reported ``written``: those still
     # queued and those its writer holds. Zero means nothing is ahead of a new item.
     backlog: int = 0
@@ -115,7 +115,7 @@ class Subscriber:
         """Deliver ``item`` without waiting; return False (and close the queue) when it is full."""
         return self.offer_all([item])
 
-    def offer_all(self, items: list[Outbound]) -> bool:
+    def offer_all(self, items: Sequence[Outbound]) -> bool:
         """Deliver ``items`` in order without waiting, through one write when the socket is idle.
 
         Returns False (and closes the queue) when they do not all fit in it.

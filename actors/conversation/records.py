@@ -11,7 +11,6 @@ import orjson
 
 from actors.conversation.core import Event, ItemCreated, ItemDeleted, ItemTruncated
 from actors.conversation.model import ContentPart, Item, ItemStatus
-from actors.present import put_present
 from actors.store.base import NewEvent, StoredEvent
 
 KIND_BY_CLASS: dict[type[Event], str] = {
@@ -40,7 +39,8 @@ def to_record(event: Event) -> NewEvent:
 def _item_record(item: Item) -> dict[str, Any]:
     """``_converter.unstructure(item)``: fields equal to their defaults are left out.
 
-    Enum members go in as they are: they are strings, and orjson writes their values.
+    Enum members go in as they are: they are strings, and orjson writes their values. Each
+    optional field is tested inline: this runs for every create.
     """
     record: dict[str, Any] = {"id": item.id, "type": item.type}
     if item.status is not ItemStatus.COMPLETED:
@@ -49,30 +49,32 @@ def _item_record(item: Item) -> dict[str, Any]:
         record["role"] = item.role
     if item.content:
         record["content"] = [_part_record(part) for part in item.content]
-    put_present(
-        record,
-        (
-            ("call_id", item.call_id),
-            ("name", item.name),
-            ("arguments", item.arguments),
-            ("output", item.output),
-        ),
-    )
+    if item.call_id is not None:
+        record["call_id"] = item.call_id
+    if item.name is not None:
+        record["name"] = item.name
+    if item.arguments is not None:
+        record["arguments"] = item.arguments
+    if item.output is not None:
+        record["output"] = item.output
     return record
 
 
 def _part_record(part: ContentPart) -> dict[str, Any]:
-    return put_present(
-        {"kind": part.kind},
-        (
-            ("text", part.text),
-            ("audio", part.audio),
-            ("transcript", part.transcript),
-            ("reference_id", part.reference_id),
-            ("image_url", part.image_url),
-            ("detail", part.detail),
-        ),
-    )
+    record: dict[str, Any] = {"kind": part.kind}
+    if part.text is not None:
+        record["text"] = part.text
+    if part.audio is not None:
+        record["audio"] = part.audio
+    if part.transcript is not None:
+        record["transcript"] = part.transcript
+    if part.reference_id is not None:
+        record["reference_id"] = part.reference_id
+    if part.image_url is not None:
+        record["image_url"] = part.image_url
+    if part.detail is not None:
+        record["detail"] = part.detail
+    return record
 
 
 def from_record(record: StoredEvent) -> Event:

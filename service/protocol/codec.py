@@ -25,8 +25,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from actors.conversation import core
-from actors.conversation.model import ContentKind, ContentPart, Item, ItemType, Role
-from actors.present import put_present
+from actors.conversation.model import ContentKind, ContentPart, Item, ItemStatus, ItemType, Role
 from service.protocol import errors, ga, session
 from service.protocol.dialects import Dialect
 from service.protocol.errors import ProtocolError
@@ -479,67 +478,86 @@ _OPTIONAL_TEXT_FIELDS = ("call_id", "name", "arguments", "output")
 
 
 def _plain_create(raw: dict[str, Any]) -> ItemCreateRequest | None:
-    """The request ``raw`` makes, if it is plainly valid; None for the general way."""
+    """The request ``raw`` makes, if it is plainly valid; None for the general way.
+
+    Written for the interpreter: each field is fetched once, tests are inline, objects are
+    built positionally (a call less, or a keyword less, is measurable here).
+    """
     if not raw.keys() <= _CREATE_FIELDS:
         return None
-    event_id = raw.get("event_id")
-    previous = raw.get("previous_item_id")
     item = raw.get("item")
-    if (
-        (event_id is not None and not _is_text(event_id, MAX_CLIENT_EVENT_ID_LENGTH))
-        or (previous is not None and type(previous) is not str)
-        or type(item) is not dict
-        or not item.keys() <= _ITEM_FIELDS
+    if type(item) is not dict or not item.keys() <= _ITEM_FIELDS:
+        return None
+    event_id = raw.get("event_id")
+    if event_id is not None and (
+        type(event_id) is not str or len(event_id) > MAX_CLIENT_EVENT_ID_LENGTH
     ):
         return None
-    type_name = item.get("type")
+    previous = raw.get("previous_item_id")
+    if previous is not None and type(previous) is not str:
+        return None
+    get = item.get
+    type_name = get("type")
     item_type = _ITEM_TYPES.get(type_name) if type(type_name) is str else None
-    item_id = item.get("id")
-    wire_object = item.get("object")
-    status = item.get("status")
-    role_name = item.get("role")
+    if item_type is None:
+        return None
+    item_id = get("id")
+    if item_id is not None and (type(item_id) is not str or len(item_id) > MAX_ITEM_ID_LENGTH):
+        return None
+    wire_object = get("object")
+    if wire_object is not None and wire_object != "realtime.item":
+        return None
+    status = get("status")
+    if status is not None and (type(status) is not str or status not in _STATUSES):
+        return None
+    role_name = get("role")
     role = _ROLES.get(role_name) if type(role_name) is str else None
+    if role_name is not None and role is None:
+        return None
+    call_id, name, arguments, output = get("call_id"), get("name"), get("arguments"), get("output")
     if (
-        item_type is None
-        or (item_id is not None and not _is_text(item_id, MAX_ITEM_ID_LENGTH))
-        or (wire_object is not None and wire_object != "realtime.item")
-        or (status is not None and (type(status) is not str or status not in _STATUSES))
-        or (role_name is not None and role is None)
+        (call_id is not None and type(call_id) is not str)
+        or (name is not None and type(name) is not str)
+        or (arguments is not None and type(arguments) is not str)
+        or (output is not None and type(output) is not str)
     ):
         return None
-    for name in _OPTIONAL_TEXT_FIELDS:
-        value = item.get(name)
-        if value is not None and type(value) is not str:
-            return None
-    content = item.get("content")
+    content = get("content")
+    message = item_type is ItemType.MESSAGE
     parts: tuple[ContentPart, ...] = ()
     if content is not None:
         if type(content) is not list:
             return None
-        message = item_type is ItemType.MESSAGE
         if message:
             if role is None:
                 return None
             allowed = BETA_ALLOWED_CONTENT[role.value]
         else:
-            allowed = tuple(BETA_CONTENT_KINDS)
-        checked = [_plain_part(part, allowed, message) for part in content]
-        if None in checked:
-            return None
-        parts = tuple(part for part in checked if part is not None)
-    elif item_type is ItemType.MESSAGE and role is None:
+            allowed = _ALL_BETA_CONTENT
+        checked = []
+        for part in content:
+            plain = _plain_part(part, allowed, message)
+            if plain is None:
+                return None
+            checked.append(plain)
+        parts = tuple(checked)
+    elif message and role is None:
         return None
     domain_item = Item(
-        id=item_id or "",
-        type=item_type,
-        role=role,
-        content=parts,
-        call_id=item.get("call_id"),
-        name=item.get("name"),
-        arguments=item.get("arguments"),
-        output=item.get("output"),
+        item_id or "",
+        item_type,
+        ItemStatus.COMPLETED,
+        role,
+        parts,
+        call_id,
+        name,
+        arguments,
+        output,
     )
     return ItemCreateRequest(core.CreateItem(domain_item, _placement(previous)), event_id)
+
+
+_ALL_BETA_CONTENT = tuple(BETA_CONTENT_KINDS)
 
 
 def _plain_part(part: object, allowed: tuple[str, ...], message: bool) -> ContentPart | None:
@@ -549,27 +567,18 @@ def _plain_part(part: object, allowed: tuple[str, ...], message: bool) -> Conten
     for value in part.values():
         if value is not None and type(value) is not str:
             return None
-    kind = part.get("type")
+    get = part.get
+    kind = get("type")
     if kind not in allowed:
         return None
-    audio = part.get("audio")
+    audio = get("audio")
     if message:
         required = REQUIRED_CONTENT_FIELD.get(kind)
-        if (required is not None and part.get(required) is None) or (
+        if (required is not None and get(required) is None) or (
             audio is not None and not _is_base64(audio)
         ):
             return None
-    return ContentPart(
-        kind=BETA_CONTENT_KINDS[kind],
-        text=part.get("text"),
-        audio=audio,
-        transcript=part.get("transcript"),
-        reference_id=part.get("id"),
-    )
-
-
-def _is_text(value: object, maximum: int) -> bool:
-    return type(value) is str and len(value) <= maximum
+    return ContentPart(BETA_CONTENT_KINDS[kind], get("text"), audio, get("transcript"), get("id"))
 
 
 def _placement(previous_item_id: str | None) -> core.Placement:
@@ -683,43 +692,45 @@ def item_json(item: Item, dialect: Dialect = Dialect.BETA) -> dict[str, Any]:
         wire["role"] = item.role
     if kind is ItemType.MESSAGE:
         wire["content"] = [_beta_part_json(part) for part in item.content]
-    put_present(
-        wire,
-        (
-            ("call_id", item.call_id),
-            ("name", item.name),
-            ("arguments", item.arguments),
-            ("output", item.output),
-        ),
-    )
+    # Each optional field tested inline: no tuple of pairs and no call per broadcast.
+    if item.call_id is not None:
+        wire["call_id"] = item.call_id
+    if item.name is not None:
+        wire["name"] = item.name
+    if item.arguments is not None:
+        wire["arguments"] = item.arguments
+    if item.output is not None:
+        wire["output"] = item.output
     return wire
 
 
 def _beta_part_json(part: ContentPart) -> dict[str, Any]:
-    return put_present(
-        {"type": BETA_CONTENT_NAMES.get(part.kind, part.kind)},
-        (
-            ("text", part.text),
-            ("id", part.reference_id),
-            ("audio", part.audio),
-            ("transcript", part.transcript),
-            ("image_url", part.image_url),
-            ("detail", part.detail),
-        ),
-    )
+    wire: dict[str, Any] = {"type": BETA_CONTENT_NAMES.get(part.kind, part.kind)}
+    if part.text is not None:
+        wire["text"] = part.text
+    if part.reference_id is not None:
+        wire["id"] = part.reference_id
+    return _media_fields(part, wire)
 
 
 def _ga_part_json(part: ContentPart) -> dict[str, Any]:
-    return put_present(
-        {"type": part.kind},
-        (
-            ("text", part.text),
-            ("audio", part.audio),
-            ("transcript", part.transcript),
-            ("image_url", part.image_url),
-            ("detail", part.detail),
-        ),
-    )
+    wire: dict[str, Any] = {"type": part.kind}
+    if part.text is not None:
+        wire["text"] = part.text
+    return _media_fields(part, wire)
+
+
+def _media_fields(part: ContentPart, wire: dict[str, Any]) -> dict[str, Any]:
+    """The part's fields after its text (and id), in the wire classes' order, when present."""
+    if part.audio is not None:
+        wire["audio"] = part.audio
+    if part.transcript is not None:
+        wire["transcript"] = part.transcript
+    if part.image_url is not None:
+        wire["image_url"] = part.image_url
+    if part.detail is not None:
+        wire["detail"] = part.detail
+    return wire
 
 
 def item_change_json(

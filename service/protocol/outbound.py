@@ -1,5 +1,7 @@
 """Actor output (domain values) to wire frames, once per dialect for a shared broadcast."""
 
+from collections.abc import Sequence
+
 from actors.conversation import core
 from actors.conversation.messages import (
     Outbound,
@@ -92,8 +94,31 @@ def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
     return b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
 
 
+# The last shared broadcast joined into frames, per dialect: see ``joined_frames``.
+_last_joined: dict[Dialect, tuple[tuple[Outbound, ...], bytes]] = {}
+
+
+def joined_frames(items: Sequence[Outbound], dialect: Dialect = Dialect.BETA) -> bytes:
+    """All of ``items`` as WebSocket frames, in one bytes object, ready to write.
+
+    A tuple is the actor's broadcast of one batch, the same object for each subscriber in turn:
+    it is joined once per dialect, and the next connection reuses the bytes. The entry holds
+    the tuple, so the identity check cannot match a new tuple at a recycled address.
+    """
+    if type(items) is tuple:
+        cached = _last_joined.get(dialect)
+        if cached is not None and cached[0] is items:
+            return cached[1]
+        data = b"".join([wire_frames(item, dialect) for item in items])
+        _last_joined[dialect] = (items, data)
+        return data
+    if len(items) == 1:
+        return wire_frames(items[0], dialect)
+    return b"".join([wire_frames(item, dialect) for item in items])
+
+
 def split_written(
-    items: list[Outbound], wires: list[bytes], written: int
+    items: Sequence[Outbound], wires: list[bytes], written: int
 ) -> tuple[list[Outbound], list[Outbound]]:
     """Split ``items`` (sent as ``wires``, one per item) after ``written`` bytes went out.
 
@@ -105,10 +130,10 @@ def split_written(
         end = start + len(wire)
         if end > written:
             if start >= written:
-                return items[:index], items[index:]
-            return items[: index + 1], [Relayed(wire[written - start :]), *items[index + 1 :]]
+                return list(items[:index]), list(items[index:])
+            return list(items[: index + 1]), [Relayed(wire[written - start :]), *items[index + 1 :]]
         start = end
-    return items, []
+    return list(items), []
 
 
 def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:

@@ -188,9 +188,9 @@ async def test_a_batch_reaches_each_subscriber_in_one_direct_write_with_replies_
         (watcher, _), (writer, _) = subscriber(), subscriber()
         writes: dict[str, list[list[Outbound]]] = {"watcher": [], "writer": []}
 
-        def direct(name: str) -> Callable[[list[Outbound]], list[Outbound]]:
-            def write(items: list[Outbound]) -> list[Outbound]:
-                writes[name].append(items)
+        def direct(name: str) -> Callable[[Sequence[Outbound]], Sequence[Outbound]]:
+            def write(items: Sequence[Outbound]) -> Sequence[Outbound]:
+                writes[name].append(list(items))
                 return []
 
             return write

@@ -1,5 +1,7 @@
 """A subscriber's direct path never lets a new item overtake one already handed to the queue."""
 
+from collections.abc import Sequence
+
 import trio
 import trio.testing
 
@@ -13,7 +15,7 @@ class Socket:
         self.open = True
         self.written: list[object] = []
 
-    def write(self, items: list[Outbound]) -> list[Outbound]:
+    def write(self, items: Sequence[Outbound]) -> Sequence[Outbound]:
         if not self.open:
             return items
         self.written.extend(items)
@@ -69,8 +71,8 @@ def test_items_offered_together_go_direct_in_one_write_and_in_order() -> None:
     sub, receive = subscriber(socket)
     writes: list[list[Outbound]] = []
 
-    def write(items: list[Outbound]) -> list[Outbound]:
-        writes.append(items)
+    def write(items: Sequence[Outbound]) -> Sequence[Outbound]:
+        writes.append(list(items))
         return items[2:]  # the socket takes two of the three
 
     sub.direct = write
