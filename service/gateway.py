@@ -542,12 +542,13 @@ class Connection:
         not take at once is queued: the rest of a partly written item as raw bytes.
         """
         sendable = items
-        for index, item in enumerate(items):
-            if isinstance(item, ResumeUnavailable):  # the writer must see it, to close
-                sendable = items[:index]
-                break
-        if not sendable:
-            return items
+        if type(items) is not tuple:  # a tuple is a broadcast: changes only
+            for index, item in enumerate(items):
+                if isinstance(item, ResumeUnavailable):  # the writer must see it, to close
+                    sendable = items[:index]
+                    break
+            if not sendable:
+                return items
         data = outbound.joined_frames(sendable, self.dialect)
         written = fastsend.try_send(self.websocket, data)
         if written is None:
@@ -563,7 +564,8 @@ class Connection:
             if isinstance(item, Published):
                 self.last_version = item.version
                 break
-        rest.extend(items[len(sendable) :])
+        if sendable is not items:
+            rest.extend(items[len(sendable) :])
         return rest
 
     async def _send_batch(self, batch: list[Outbound]) -> None:

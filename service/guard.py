@@ -94,14 +94,23 @@ class Guard:
     def sent_all(self, items: Sequence[Outbound], outbox: Outbox) -> None:
         """Account for ``items`` leaving the connection in one write (activity, lag, errors)."""
         self.activity.touch()
+        if type(items) is tuple:  # the actor's shared broadcast: changes only
+            self._count_broadcasts(len(items), outbox)
+            return
         for item in items:
             if type(item) is Published:
-                # Sampled: a histogram observation takes a lock, and this runs per recipient.
-                self._broadcasts_sent += 1
-                if not self._broadcasts_sent % BROADCAST_LAG_SAMPLE:
-                    self.metrics.broadcast_lag.observe(len(outbox))
+                self._count_broadcasts(1, outbox)
             elif type(item) is Refused:
                 self.metrics.error(item.rejection.code)
+
+    def _count_broadcasts(self, count: int, outbox: Outbox) -> None:
+        # Sampled: a histogram observation takes a lock, and this runs per recipient.
+        before = self._broadcasts_sent
+        self._broadcasts_sent = before + count
+        for _ in range(
+            self._broadcasts_sent // BROADCAST_LAG_SAMPLE - before // BROADCAST_LAG_SAMPLE
+        ):
+            self.metrics.broadcast_lag.observe(len(outbox))
 
     def accepted(self, request: WebSocketRequest) -> "Accepted":
         """Complete the upgrade; ``async with`` yields the connection, counted and tracked.

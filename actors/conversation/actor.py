@@ -241,19 +241,7 @@ class ConversationActor:
         for envelope in batch:
             request, origin, correlation = envelope.request, envelope.origin, envelope.correlation
             match request:
-                case Join() | Leave():
-                    # Handled in delivery order: a join's seam is the version delivered before it.
-                    outputs.append(request)
-                case Relayed():
-                    outputs.append((origin, request))
-                case Retrieve(item_id=item_id):
-                    found = core.retrieve(self.state, item_id)
-                    reply: Outbound = (
-                        Refused(found, correlation)
-                        if isinstance(found, core.Rejected)
-                        else Retrieved(found, correlation)
-                    )
-                    outputs.append((origin, reply))
+                # Commands first: nearly every request is one (each case is a type test).
                 case core.CreateItem() | core.DeleteItem() | core.TruncateItem():
                     # An id is generated only for a create that has none (most clients send one).
                     needs_id = isinstance(request, core.CreateItem) and not request.item.id
@@ -270,6 +258,19 @@ class ConversationActor:
                         core.evolve(self.state, event)
                         new_events.append(event)
                         outputs.append((None, Published(event, self.state.version)))
+                case Join() | Leave():
+                    # Handled in delivery order: a join's seam is the version delivered before it.
+                    outputs.append(request)
+                case Relayed():
+                    outputs.append((origin, request))
+                case Retrieve(item_id=item_id):
+                    found = core.retrieve(self.state, item_id)
+                    reply: Outbound = (
+                        Refused(found, correlation)
+                        if isinstance(found, core.Rejected)
+                        else Retrieved(found, correlation)
+                    )
+                    outputs.append((origin, reply))
         return _Decided(base_version, [to_record(event) for event in new_events], outputs)
 
     def _deliver(self, outputs: list[Output]) -> None:

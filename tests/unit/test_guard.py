@@ -9,10 +9,14 @@ import trio
 import trio.testing
 from trio_websocket import WebSocketRequest, wrap_client_stream, wrap_server_stream
 
+from actors.conversation import core
+from actors.conversation.messages import Published
+from actors.conversation.model import Item, ItemType
+from actors.conversation.outbox import Outbox
 from actors.registry import Registry
 from actors.store.memory import MemoryEventStore
 from service.config import Settings
-from service.guard import Gatekeeper, Guard
+from service.guard import BROADCAST_LAG_SAMPLE, Gatekeeper, Guard
 from service.keepalive import Keepalive
 from service.metrics import Metrics
 from service.shutdown import CLOSE_GOING_AWAY, ServerControl
@@ -109,3 +113,22 @@ async def test_the_keepalive_closes_through_the_guard() -> None:
         await watched.close(4001, "idle timeout")
         assert guard.close_code == 4001
         assert websocket.closed is not None
+
+
+def _lag_samples(guard: Guard) -> float:
+    count = guard.metrics.registry.get_sample_value("chorus_broadcast_lag_events_count")
+    return count or 0
+
+
+async def test_the_broadcast_lag_is_sampled_alike_for_a_shared_batch_and_item_by_item() -> None:
+    changes = [
+        Published(core.ItemCreated(Item(id=f"i{n}", type=ItemType.MESSAGE), None), n)
+        for n in range(1, 41)
+    ]
+    outbox = Outbox(64)
+    one_by_one, batched = Guard.unguarded(Settings()), Guard.unguarded(Settings())
+    for change in changes:
+        one_by_one.sent_all([change], outbox)
+    batched.sent_all(tuple(changes[:10]), outbox)
+    batched.sent_all(tuple(changes[10:]), outbox)
+    assert _lag_samples(one_by_one) == _lag_samples(batched) == 40 // BROADCAST_LAG_SAMPLE
