@@ -306,7 +306,9 @@ class FastWsproto:
             events, rest = reader.feed(data)
             if self._sink is not None and not self._events:
                 events = self._take_now(events)
-            self._events.extend(events)
+            self._events.extend(
+                TextMessage(data=event) if isinstance(event, str) else event for event in events
+            )
             if rest is not None:
                 self._hand_over(rest)
             return
@@ -315,11 +317,11 @@ class FastWsproto:
         self._hand_over(reader.pending())
         self._real.receive_data(data)
 
-    def _take_now(self, events: list[Event]) -> list[Event]:
+    def _take_now(self, events: list[Event | str]) -> list[Event | str]:
         """The events left once the sink took the leading text messages it could, in order."""
         assert self._sink is not None
         for index, event in enumerate(events):
-            if type(event) is not TextMessage or not self._sink.take_now(event.data):
+            if type(event) is not str or not self._sink.take_now(event):
                 return events[index:]
         return []
 

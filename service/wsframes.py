@@ -10,7 +10,7 @@ bytes from that frame on, so wsproto takes over the connection from a frame boun
 and answers it exactly as it always did. Sans-IO: bytes in, wsproto events out.
 """
 
-from wsproto.events import BytesMessage, Event, Ping, Pong, TextMessage
+from wsproto.events import BytesMessage, Event, Ping, Pong
 
 OP_TEXT = 0x1
 OP_BINARY = 0x2
@@ -48,9 +48,11 @@ class FastFrameReader:
         """The start of a frame not yet complete."""
         return bytes(self._buffer)
 
-    def feed(self, data: bytes | bytearray) -> tuple[list[Event], bytes | None]:
+    def feed(self, data: bytes | bytearray) -> tuple[list[Event | str], bytes | None]:
         """The events of every frame completed by ``data``, and the bytes to hand over.
 
+        A text message comes as its ``str``, not as a ``TextMessage``: most are taken straight
+        from here (see ``fastsend.FastWsproto``) and never need the event object.
         The second value is None while every frame so far was one of ours (an incomplete one is
         kept for the next call); otherwise it holds everything from the first frame that is not,
         and this reader must not be fed again.
@@ -61,7 +63,7 @@ class FastFrameReader:
             buffer = self._buffer
         else:
             buffer = data  # the usual case: parsed where it is, without a copy
-        events: list[Event] = []
+        events: list[Event | str] = []
         offset, end = 0, len(buffer)
         while end - offset >= 2:
             first, second = buffer[offset], buffer[offset + 1]
@@ -88,7 +90,7 @@ class FastFrameReader:
             payload = mask(bytes(buffer[offset + header + 4 : frame_end]), bytes(key))
             if opcode == OP_TEXT:
                 try:
-                    events.append(TextMessage(data=payload.decode()))
+                    events.append(payload.decode())
                 except UnicodeDecodeError:
                     return events, bytes(buffer[offset:])
             elif opcode == OP_BINARY:

@@ -70,8 +70,10 @@ def _published_frames(published: Published, dialect: Dialect) -> tuple[tuple[byt
             # A client's create is complete at once: GA sends ``added`` then ``done``, same item.
             names = GA_CREATED if dialect is Dialect.GA else BETA_CREATED
             jsons = tuple(
-                codec.item_change_json(name, new_event_id(), previous, wire_item, position)
-                for name in names
+                [
+                    codec.item_change_json(name, new_event_id(), previous, wire_item, position)
+                    for name in names
+                ]
             )
         case core.ItemDeleted(item_id=item_id):
             deleted = ConversationItemDeleted(new_event_id(), item_id, published.version)
@@ -81,7 +83,12 @@ def _published_frames(published: Published, dialect: Dialect) -> tuple[tuple[byt
                 new_event_id(), item_id, index, end_ms, published.version
             )
             jsons = (codec.encode_json(truncated),)
-    cached = cache[dialect] = (jsons, b"".join(fastsend.utf8_text_frame(data) for data in jsons))
+    frames = (
+        fastsend.utf8_text_frame(jsons[0])
+        if len(jsons) == 1
+        else b"".join([fastsend.utf8_text_frame(data) for data in jsons])
+    )
+    cached = cache[dialect] = (jsons, frames)
     return cached
 
 

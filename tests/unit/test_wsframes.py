@@ -182,7 +182,7 @@ def test_usual_frames_are_parsed_here_and_the_first_unusual_one_hands_over() -> 
     events, rest = reader.feed(hello[:3])
     assert (events, rest) == ([], None)  # a partial frame waits for the rest
     events, rest = reader.feed(hello[3:] + ping + close + hello)
-    assert [type(event) for event in events] == [TextMessage, Ping]
+    assert events == ["hello", Ping(payload=b"p")]  # a text message comes as its str
     assert rest == close + hello
 
 
@@ -223,12 +223,10 @@ def test_mask_is_its_own_inverse() -> None:
 def test_a_frame_arriving_a_byte_at_a_time() -> None:
     reader = FastFrameReader()
     sent = frame(0x1, ("ü" * 30_000).encode()) + frame(0x2, b"then this")
-    received: list[Event] = []
+    received: list[Event | str] = []
     for index in range(len(sent)):
         events, rest = reader.feed(sent[index : index + 1])
         assert rest is None
         received.extend(events)
-    assert [type(event) for event in received] == [TextMessage, BytesMessage]
-    assert isinstance(received[0], TextMessage)
-    assert received[0].data == "ü" * 30_000
+    assert received == ["ü" * 30_000, BytesMessage(data=b"then this")]
     assert reader.pending() == b""
