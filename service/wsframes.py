@@ -7,7 +7,8 @@ Chorus server's CPU. ``FastFrameReader`` parses only what clients normally send:
 At the first frame that is anything else (a close, a fragment, reserved bits, an unmasked frame,
 a reserved opcode, a non-minimal length, invalid UTF-8, a large payload) it stops and returns the
 bytes from that frame on, so wsproto takes over the connection from a frame boundary and judges
-and answers it exactly as it always did. Sans-IO: bytes in, wsproto events out.
+and answers it exactly as it always did. Sans-IO: bytes in, wsproto events out (a text message
+as its str).
 """
 
 from wsproto.events import BytesMessage, Event, Ping, Pong
