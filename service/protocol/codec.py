@@ -474,7 +474,7 @@ _CONTENT_FIELDS = frozenset(field.name for field in attrs.fields(WireContent))
 _ITEM_TYPES = {name: ItemType(name) for name in typing.get_args(ItemTypeName)}
 _ROLES = {name: Role(name) for name in typing.get_args(RoleName)}
 _STATUSES = frozenset(typing.get_args(StatusName))
-_OPTIONAL_TEXT_FIELDS = ("call_id", "name", "arguments", "output")
+_ALL_BETA_CONTENT = tuple(BETA_CONTENT_KINDS)
 
 
 def _plain_create(raw: dict[str, Any]) -> ItemCreateRequest | None:
@@ -555,9 +555,6 @@ def _plain_create(raw: dict[str, Any]) -> ItemCreateRequest | None:
         output,
     )
     return ItemCreateRequest(core.CreateItem(domain_item, _placement(previous)), event_id)
-
-
-_ALL_BETA_CONTENT = tuple(BETA_CONTENT_KINDS)
 
 
 def _plain_part(part: object, allowed: tuple[str, ...], message: bool) -> ContentPart | None:
