@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.store import NewEvent, VersionConflict
+from actors.store import NewEvent, StoreUnavailable, VersionConflict
 from actors.store.sqlite import SqliteEventStore, open_sqlite_store
 
 
@@ -122,3 +122,69 @@ async def test_a_batch_with_several_appends_to_one_conversation_commits_them_in_
             nursery.start_soon(append, 2, b"twice")
         assert sorted(map(str, results)) == ["2", "3", "conflict"]
         assert [e.data for e in await store.read("c")] == [b"0", b"1", b"2"]
+
+
+async def test_a_commit_of_known_versions_is_one_statement(tmp_path: Path) -> None:
+    # The first append to a conversation looks its version up inside an explicit transaction;
+    # later ones, whose versions the store knows, are a single self-committing INSERT.
+    async with open_sqlite_store(tmp_path / "log.sqlite3") as store:
+        assert isinstance(store, SqliteEventStore)
+        statements: list[str] = []
+        store._writer.set_trace_callback(lambda sql: statements.append(sql.split()[0]))
+        await store.append("c", 0, [NewEvent("k", b"0")])
+        first, statements[:] = list(statements), []
+        await store.append("c", 1, [NewEvent("k", b"1"), NewEvent("k", b"2")])
+        store._writer.set_trace_callback(None)
+        assert first == ["BEGIN", "WITH", "INSERT", "COMMIT"]
+        assert statements == ["INSERT"]
+        assert [e.data for e in await store.read("c")] == [b"0", b"1", b"2"]
+
+
+async def test_appends_queued_when_the_store_closes_are_committed(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    versions: list[int] = []
+    blocker = sqlite3.connect(path, isolation_level=None)
+
+    async def append(store: SqliteEventStore | object, conversation: str) -> None:
+        assert isinstance(store, SqliteEventStore)
+        versions.append(await store.append(conversation, 0, [NewEvent("k", b"x")]))
+
+    async def unblock_soon() -> None:
+        await trio.sleep(0.2)
+        blocker.execute("ROLLBACK")
+
+    # A drain that dropped appends would leave them waiting for ever: fail instead.
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery, open_sqlite_store(path) as store:
+            # Another connection holds the write lock, so the appends stay queued while the store
+            # closes; the lock goes once the close has begun.
+            blocker.execute("BEGIN IMMEDIATE")
+            for conversation in range(20):
+                nursery.start_soon(append, store, f"c{conversation}")
+            await trio.testing.wait_all_tasks_blocked()
+            assert versions == []
+            nursery.start_soon(unblock_soon)
+    blocker.close()
+    assert versions == [1] * 20
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await store.append("late", 0, [NewEvent("k", b"x")])
+    async with open_sqlite_store(path) as reopened:
+        assert [await reopened.current_version(f"c{n}") for n in range(20)] == [1] * 20
+
+
+async def test_an_unexpected_failure_in_a_commit_fails_that_batch_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_sqlite_store(tmp_path / "log.sqlite3") as store:
+        assert isinstance(store, SqliteEventStore)
+        original = SqliteEventStore._commit_sync
+
+        def broken(self: SqliteEventStore, batch: list[object]) -> None:
+            raise RuntimeError("a bug in the committer")
+
+        monkeypatch.setattr(SqliteEventStore, "_commit_sync", broken)
+        with pytest.raises(StoreUnavailable, match="a bug in the committer"):
+            await store.append("c", 0, [NewEvent("k", b"lost")])
+        monkeypatch.setattr(SqliteEventStore, "_commit_sync", original)
+        assert await store.append("c", 0, [NewEvent("k", b"kept")]) == 1
+        assert [e.data for e in await store.read("c")] == [b"kept"]
