@@ -304,7 +304,7 @@ def _versions_query(count: int) -> str:
 
 @asynccontextmanager
 async def open_sqlite_store(path: Path) -> AsyncIterator[SqliteEventStore]:
-    """Open (creating if needed) the log at ``path``; the committer runs until the block exits.
+    """Open (creating if needed) the log at ``path``; the writer thread runs until the block exits.
 
     Raises StoreUnavailable when the file cannot be opened or created.
     """
