@@ -248,8 +248,8 @@ class SqliteEventStore:
         if not connection.in_transaction and len(rows) <= 4 * ROWS_PER_INSERT:
             # The usual batch, every version known: one INSERT is its own transaction, durable
             # when it returns. One sqlite3 call instead of three: each call gives up and retakes
-            # the GIL, and every retake while the event loop runs costs the writer thread a
-            # context switch (a third of a commit's CPU, measured in a busy server).
+            # the GIL, and a retake while the event loop runs waits for it (commit p50 at
+            # 1,000 creates/s: 0.74 -> 0.63 ms).
             if rows:
                 connection.execute(_insert_statement(len(rows) // 4), rows)
         else:
