@@ -145,8 +145,7 @@ async def test_appends_queued_when_the_store_closes_are_committed(tmp_path: Path
     versions: list[int] = []
     blocker = sqlite3.connect(path, isolation_level=None)
 
-    async def append(store: SqliteEventStore | object, conversation: str) -> None:
-        assert isinstance(store, SqliteEventStore)
+    async def append(store: SqliteEventStore, conversation: str) -> None:
         versions.append(await store.append(conversation, 0, [NewEvent("k", b"x")]))
 
     async def unblock_soon() -> None:
