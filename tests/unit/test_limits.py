@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
+from itertools import pairwise
 
 import trio
 import trio.testing
@@ -27,9 +28,11 @@ class FakeSocket:
         self.delay = delay
         self.pings = 0
         self.abandoned_pings = 0
+        self.ping_times: list[float] = []
 
     async def ping(self) -> None:
         self.pings += 1
+        self.ping_times.append(trio.current_time())
         try:
             if self.delay is None:
                 await trio.sleep_forever()
@@ -130,6 +133,31 @@ async def test_every_connection_of_a_large_server_is_pinged(
                 watching.enter_context(keepalive.watching(socket, Activity(), close))
             await trio.sleep(3)
     assert all(socket.pings >= 2 for socket in sockets)
+
+
+async def test_connections_that_opened_together_are_pinged_spread_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Started in one scheduler batch, a thousand pings stalled a real server for ~100 ms.
+    sockets = [FakeSocket(0) for _ in range(1_000)]
+
+    async def close(code: int, reason: str) -> None:
+        raise AssertionError(f"closed with {code}")
+
+    async with monitor(idle=0, pings=10) as keepalive:
+        started = trio.current_time()
+        with ExitStack() as watching:
+            for socket in sockets:
+                watching.enter_context(keepalive.watching(socket, Activity(), close))
+            await trio.sleep(25)
+    rounds = [sorted(socket.ping_times[n] - started for socket in sockets) for n in (0, 1)]
+    gap = 10 / (2 * len(sockets))  # twice the steady rate
+    for due, pings in zip((10, 20), rounds, strict=True):
+        assert due <= pings[0]
+        assert pings[-1] <= due + 5 + gap
+        assert min(b - a for a, b in pairwise(pings)) >= gap - 1e-9
+    # Each connection's pings stay an interval apart.
+    assert all(abs(s.ping_times[1] - s.ping_times[0] - 10) < 1e-6 for s in sockets)
 
 
 def test_a_keepalive_with_nothing_to_do_has_no_ticks() -> None:
