@@ -350,6 +350,19 @@ class Connection:
             if self._accepted is not None:
                 # Last, so that the close code set above is the one counted.
                 self._accepted.ended()
+            self._break_cycles()
+
+    def _break_cycles(self) -> None:
+        """Drop the references back to this connection that make its objects a cycle.
+
+        The sink's ``on_close`` (sink -> connection -> guard -> websocket -> sink) and the
+        subscriber's ``direct`` (subscriber -> connection -> subscriber): without them an ended
+        connection is freed by reference counting at once, not by a full collection of the heap
+        (see ``service/gctune.py``). Neither is of use once ``_serve`` ends.
+        """
+        self.subscriber.direct = None
+        if self._sink is not None:
+            self._sink.on_close = None
 
     async def _close_for(self, refused: bool) -> None:
         """Close the connection with the code that tells why its queue ended."""

@@ -1,0 +1,46 @@
+"""Real sockets: an ended connection is freed by reference counting, not by the cycle collector.
+
+The server freezes what survives a collection (``service/gctune.py``), so a connection whose
+objects formed a reference cycle would wait for a full collection of the heap to be freed.
+"""
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from service.gateway import Connection
+from service.guard import Guard
+from tests.helpers import connect, message, running_server
+
+
+@contextmanager
+def cyclic_garbage() -> Iterator[list[object]]:
+    """Collect nothing automatically in the block; then the objects only a collection frees."""
+    gc.collect()
+    gc.disable()
+    found: list[object] = []
+    try:
+        yield found
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        found.extend(gc.garbage)
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.enable()
+
+
+async def test_ended_connections_leave_no_reference_cycles() -> None:
+    with cyclic_garbage() as garbage:
+        async with running_server() as url:
+            for index in range(3):
+                async with (
+                    connect(f"{url}?conversation=reclaim") as writer,
+                    connect(f"{url}?conversation=reclaim") as observer,
+                ):
+                    create = {"type": "conversation.item.create", "item": message(f"m{index}")}
+                    await writer.send(create)
+                    await writer.receive_type("conversation.item.created")
+                    await observer.receive_type("conversation.item.created")
+    # The collector does find the test's own cycles (the client library's): only ours count.
+    assert [o for o in garbage if isinstance(o, Connection | Guard)] == []
