@@ -94,8 +94,6 @@ def run_serve(args: argparse.Namespace) -> int:
         control = ServerControl(settings.grace)
         async with trio.open_nursery() as nursery:
             await nursery.start(stop_on_signals, control)
-            # The tuned collector's schedule: frees the reference cycles it froze (``gctune``).
-            await nursery.start(gctune.collect_on_schedule)
 
             async def run_server(task_status: trio.TaskStatus[int]) -> None:
                 await serve(settings, control, task_status=task_status)

@@ -357,8 +357,9 @@ class Connection:
 
         The sink's ``on_close`` (sink -> connection -> guard -> websocket -> sink) and the
         subscriber's ``direct`` (subscriber -> connection -> subscriber): without them an ended
-        connection is freed by reference counting at once, not by a full collection of the heap
-        (see ``service/gctune.py``). Neither is of use once ``_serve`` ends.
+        connection is freed by reference counting at once, not by a collection of the generation
+        it reached (rare for the older ones: see ``service/gctune.py``). Neither is of use once
+        ``_serve`` ends.
         """
         self.subscriber.direct = None
         if self._sink is not None:

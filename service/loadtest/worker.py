@@ -81,7 +81,6 @@ async def run_worker(
                     await gate()
                 if tune_gc:  # its collections would delay the timestamps it takes
                     gctune.tune_garbage_collector()
-                    await outer.start(gctune.collect_on_schedule)
                 cpu_before = cpu_seconds()
                 schedule.origin = stats.origin = trio.current_time()
                 schedule.stop_at = schedule.origin + cfg.duration

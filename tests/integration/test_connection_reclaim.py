@@ -1,7 +1,8 @@
 """Real sockets: an ended connection is freed by reference counting, not by the cycle collector.
 
-The server freezes what survives a collection (``service/gctune.py``), so a connection whose
-objects formed a reference cycle would wait for a full collection of the heap to be freed.
+A connection whose objects formed a reference cycle would be freed only by a collection of the
+generation it reached, and with the server's thresholds (``service/gctune.py``) the older ones
+are collected rarely: its memory would stay taken long after it closed.
 """
 
 import gc
