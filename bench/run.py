@@ -27,6 +27,7 @@ from bench.servers import (
     ServerFailed,
     ServerProcess,
     core_split,
+    cpu_seconds,
     pin_prefix,
     rss_kib,
 )
@@ -45,6 +46,8 @@ METRICS = [
     Metric("fixed_p50", "1,000/s: p50 create->delivery ms", False, 2),
     Metric("fixed_p99", "1,000/s: p99 create->delivery ms", False, 2),
     Metric("fixed_creates", "1,000/s: creates/s accepted", True),
+    Metric("fixed_server_us", "1,000/s: server CPU µs per create", False),
+    Metric("fixed_lag_p99", "1,000/s: generator send lag p99 ms", False, 2),
     Metric("idle_kib", "idle: server KiB per connection", False, 1),
 ]
 
@@ -114,9 +117,17 @@ def run_loadtest(
 
 
 def record(
-    results: Results, target: str, case: Case, report: dict[str, Any], rss: tuple[int, int]
+    results: Results,
+    target: str,
+    case: Case,
+    report: dict[str, Any],
+    rss: tuple[int, int],
+    server_cpu: float,
 ) -> None:
-    """Pull the case's figures out of a loadtest report into ``results``."""
+    """Pull the case's figures out of a loadtest report into ``results``.
+
+    ``server_cpu``: the server's CPU seconds over the whole load test, connecting included.
+    """
     delivery = report["delivery_latency"]
     if case.name == "saturation":
         results.add(target, "sat_creates", report["creates_per_s"])
@@ -127,6 +138,14 @@ def record(
         results.add(target, "fixed_p50", delivery["p50_ms"] or 0.0)
         results.add(target, "fixed_p99", delivery["p99_ms"] or 0.0)
         results.add(target, "fixed_creates", report["creates_per_s"])
+        # A saturated server is busy all the time, so its CPU per create is only 1/throughput;
+        # at a fixed rate it tells how much of a core the same work costs each server (the
+        # 1,000 connections' handshakes included).
+        acked = max(report["creates_acked"], 1)
+        results.add(target, "fixed_server_us", server_cpu / acked * 1e6)
+        # How late the generator itself sent: a high figure means the generator was held up
+        # (by the machine, not the server) and the latencies of that run are suspect.
+        results.add(target, "fixed_lag_p99", report["send_lag"]["p99_ms"] or 0.0)
     else:
         before, peak = rss
         opened = max(report["connections_opened"], 1)
@@ -158,6 +177,7 @@ def run_one(target: str, case: Case, args: argparse.Namespace, results: Results,
         try:
             time.sleep(_SETTLE)
             before = rss_kib(server.proc.pid)
+            cpu_before = cpu_seconds(server.proc.pid)
             with RssSampler(server.proc.pid) as sampler:
                 report = run_loadtest(
                     case,
@@ -167,7 +187,8 @@ def run_one(target: str, case: Case, args: argparse.Namespace, results: Results,
                     base.with_suffix(".json"),
                     args.client,
                 )
-            record(results, target, case, report, (before, sampler.peak))
+            server_cpu = cpu_seconds(server.proc.pid) - cpu_before
+            record(results, target, case, report, (before, sampler.peak), server_cpu)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             results.notes.append(f"{target} {case.name}: loadtest failed: {exc}")
         finally:

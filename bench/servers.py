@@ -56,6 +56,15 @@ def rss_kib(pid: int) -> int:
     raise ServerFailed(f"no VmRSS for pid {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) ``pid`` has used so far, from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def _copy(stream: IO[str], log: IO[str]) -> None:
     for line in stream:
         log.write(line)
