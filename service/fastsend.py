@@ -57,8 +57,10 @@ from service.wsframes import DEFAULT_MAX_PAYLOAD as MAX_PAYLOAD
 from service.wsframes import FastFrameReader
 
 FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
-# Streams with a trio socket (``.socket``) around a stdlib one (``._sock``).
-TCP_STREAMS = (trio.SocketStream, LeanSocketStream)
+# Streams with a trio socket (``.socket``) around a stdlib one (``._sock``). Server connections'
+# streams come first: isinstance matches an exact type without a call, while checking against
+# trio.SocketStream, an ABC, goes through ABCMeta.__instancecheck__ (~0.2 µs, on every send).
+TCP_STREAMS = (LeanSocketStream, trio.SocketStream)
 
 
 def text_frame(payload: str) -> bytes:
