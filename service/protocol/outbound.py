@@ -50,52 +50,57 @@ def session_updated_frame(session: JsonObject) -> str:
     return codec.encode(SessionUpdated(new_event_id(), session))
 
 
-def _published_frames(published: Published, dialect: Dialect) -> tuple[tuple[bytes, ...], bytes]:
-    """The JSON of the frames ``published`` makes for ``dialect``, and the frames as bytes.
+def _published_frames(published: Published, dialect: Dialect) -> tuple[bytes, ...]:
+    """The frames ``published`` makes for ``dialect`` as bytes, then each frame's JSON.
 
     Encoded once and cached on the event, so every connection of that dialect sends identical
     frames (same event ids) whether it writes pre-built bytes or text.
     """
-    cache = published.encoded
-    if cache is None:
-        cache = published.encoded = {}
-    cached = cache.get(dialect)
-    if cached is not None:
+    encoded = published.encoded
+    if encoded is not None and published.encoded_for is dialect:
+        return encoded
+    others = published.other_encodings
+    if others is not None and (cached := others.get(dialect)) is not None:
         return cached
-    jsons: tuple[bytes, ...]
+    encoded = _encode_published(published, dialect)
+    if published.encoded is None:
+        published.encoded_for, published.encoded = dialect, encoded
+    elif others is None:
+        published.other_encodings = {dialect: encoded}
+    else:
+        others[dialect] = encoded
+    return encoded
+
+
+def _encode_published(published: Published, dialect: Dialect) -> tuple[bytes, ...]:
+    jsons: list[bytes]
     match published.event:
         case core.ItemCreated(item=item, previous_item_id=previous):
             wire_item = codec.item_json(item, dialect)
             position = published.version
             # A client's create is complete at once: GA sends ``added`` then ``done``, same item.
             names = GA_CREATED if dialect is Dialect.GA else BETA_CREATED
-            jsons = tuple(
-                [
-                    codec.item_change_json(name, new_event_id(), previous, wire_item, position)
-                    for name in names
-                ]
-            )
+            jsons = [
+                codec.item_change_json(name, new_event_id(), previous, wire_item, position)
+                for name in names
+            ]
         case core.ItemDeleted(item_id=item_id):
             deleted = ConversationItemDeleted(new_event_id(), item_id, published.version)
-            jsons = (codec.encode_json(deleted),)
+            jsons = [codec.encode_json(deleted)]
         case core.ItemTruncated(item_id=item_id, content_index=index, audio_end_ms=end_ms):
             truncated = ConversationItemTruncated(
                 new_event_id(), item_id, index, end_ms, published.version
             )
-            jsons = (codec.encode_json(truncated),)
-    frames = (
-        fastsend.utf8_text_frame(jsons[0])
-        if len(jsons) == 1
-        else b"".join([fastsend.utf8_text_frame(data) for data in jsons])
-    )
-    cached = cache[dialect] = (jsons, frames)
-    return cached
+            jsons = [codec.encode_json(truncated)]
+    if len(jsons) == 1:
+        return (fastsend.utf8_text_frame(jsons[0]), jsons[0])
+    return (b"".join([fastsend.utf8_text_frame(data) for data in jsons]), *jsons)
 
 
 def wire_frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> bytes:
     """``frames`` as WebSocket text frames, ready to write; built once per dialect when shared."""
     if type(outbound) is Published:
-        return _published_frames(outbound, dialect)[1]
+        return _published_frames(outbound, dialect)[0]
     if isinstance(outbound, Relayed) and isinstance(outbound.payload, bytes):
         return outbound.payload  # already WebSocket bytes: the rest of a partly written item
     return b"".join(fastsend.text_frame(text) for text in frames(outbound, dialect))
@@ -151,7 +156,7 @@ def frames(outbound: Outbound, dialect: Dialect = Dialect.BETA) -> list[str]:
     """
     match outbound:
         case Published():
-            return [data.decode() for data in _published_frames(outbound, dialect)[0]]
+            return [data.decode() for data in _published_frames(outbound, dialect)[1:]]
         case Retrieved(item=item):
             wire_item = codec.item_to_wire(item, dialect)
             return [codec.encode(ConversationItemRetrieved(new_event_id(), wire_item))]
