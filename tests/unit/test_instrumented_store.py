@@ -45,7 +45,7 @@ async def test_in_flight_counts_appends_until_they_return() -> None:
     assert sample(metrics, "chorus_append_latency_seconds_count") == 2
 
 
-async def test_a_failed_append_leaves_the_in_flight_count_and_counts_a_failure() -> None:
+async def test_a_failed_append_is_no_longer_in_flight_and_counts_as_a_failure() -> None:
     metrics = Metrics()
     store = InstrumentedStore(MemoryEventStore(), metrics)
     with pytest.raises(VersionConflict):

@@ -13,10 +13,10 @@ from service.protocol import outbound
 from service.protocol.dialects import Dialect
 
 
-def created(version: int = 1) -> Published:
+def created() -> Published:
     part = ContentPart(ContentKind.INPUT_TEXT, text="hello")
     item = Item("item_1", ItemType.MESSAGE, role=Role.USER, content=(part,))
-    return Published(core.ItemCreated(item, None), version)
+    return Published(core.ItemCreated(item, None), 1)
 
 
 def event_ids(texts: list[str]) -> list[str]:
