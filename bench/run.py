@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from bench.disk import probe_fdatasync
 from bench.servers import (
     PYTHON,
     RssSampler,
@@ -51,7 +52,11 @@ METRICS = [
     Metric("fixed_server_us", "1,000/s: server CPU µs per create", False),
     Metric("fixed_lag_p99", "1,000/s: generator send lag p99 ms", False, 2),
     Metric("idle_kib", "idle: server KiB per connection", False, 1),
+    Metric("disk_p99", "disk before each SQLite run: raw fdatasync p99 ms", False, 2, False),
+    Metric("disk_max", "disk before each SQLite run: raw fdatasync max ms", False, 1, False),
 ]
+# How long the disk is probed before each SQLite run (see ``bench.disk``).
+DISK_PROBE_SECONDS = 3.0
 
 
 @attrs.frozen
@@ -184,6 +189,12 @@ def run_one(target: str, case: Case, args: argparse.Namespace, results: Results,
     server_cores, generator_cores = core_split() if not args.no_pin else (None, None)
     with tempfile.TemporaryDirectory(prefix="chorus-bench-") as tmp:
         base = args.results_dir / f"{run}-{target}-{case.name}"
+        if target == "chorus-sqlite" and case.name != "idle":
+            # On the file system the log will be on, with nothing else running.
+            probe = probe_fdatasync(Path(tmp), 0.5 if args.quick else DISK_PROBE_SECONDS)
+            base.with_suffix(".disk.json").write_text(json.dumps(attrs.asdict(probe)))
+            results.add(target, "disk_p99", probe.p99_ms)
+            results.add(target, "disk_max", probe.max_ms)
         try:
             server = ServerProcess.start(
                 [*pin_prefix(server_cores), *server_command(target, Path(tmp))],

@@ -9,12 +9,17 @@ import attrs
 
 @attrs.frozen
 class Metric:
-    """One figure a case produces; ``higher_is_better`` only labels the ratio direction."""
+    """One figure a case produces; ``higher_is_better`` only labels the ratio direction.
+
+    ``compared``: whether the figure belongs in the ratios table (not so for a reading of the
+    machine that only some targets take).
+    """
 
     key: str
     label: str
     higher_is_better: bool
     digits: int = 0
+    compared: bool = True
 
 
 @attrs.define
@@ -73,7 +78,7 @@ def ratios_table(results: Results, subjects: list[str], baselines: list[str]) ->
         _row(["metric (better)", *(f"{s} / {b}" for s, b in pairs)]),
         _row(["---"] * (1 + len(pairs))),
     ]
-    for metric in results.metrics:
+    for metric in (m for m in results.metrics if m.compared):
         cells = []
         for subject, baseline in pairs:
             top, bottom = results.median(subject, metric.key), results.median(baseline, metric.key)

@@ -1,0 +1,66 @@
+"""How fast the disk itself makes a write durable, measured just before a durable run.
+
+A virtual disk can stall now and then (seen here: a raw ``fdatasync`` of 61-247 ms within 20-30
+seconds, when most take 0.1-0.2 ms). Every commit of the SQLite log waits for one, and in a
+closed loop or at a fixed rate one stall holds up every conversation, so a slow second of
+Chorus on SQLite may be the disk's and not the server's. The suite probes the disk the log will
+live on right before each SQLite run and reports it beside the run's figures.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import attrs
+
+# About one SQLite commit of a few events: a few pages written, then made durable.
+WRITE_BYTES = 16 * 1024
+# Offsets cycle over this much of the file, like a WAL that is reused after a checkpoint.
+FILE_BYTES = 4 * 1024 * 1024
+# Between syncs, so the probe makes the ~500-600 syncs/s of 1,000 creates/s, not a flood.
+PAUSE = 0.0015
+
+
+@attrs.frozen
+class SyncProbe:
+    """Latency of ``count`` write + fdatasync pairs, in milliseconds."""
+
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def probe_fdatasync(directory: Path, seconds: float) -> SyncProbe:
+    """Write and fdatasync a scratch file in ``directory`` for ``seconds``; the file is removed.
+
+    Only the fdatasync is timed: the write goes to the page cache, the sync is what waits for
+    the disk.
+    """
+    path = directory / "fdatasync-probe.bin"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.pwrite(fd, bytes(FILE_BYTES), 0)
+        os.fsync(fd)
+        block = os.urandom(WRITE_BYTES)
+        slots = FILE_BYTES // WRITE_BYTES
+        timings: list[float] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline or not timings:
+            os.pwrite(fd, block, (len(timings) % slots) * WRITE_BYTES)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            timings.append(time.perf_counter() - started)
+            time.sleep(PAUSE)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    timings.sort()
+    return SyncProbe(
+        count=len(timings),
+        p50_ms=timings[len(timings) // 2] * 1e3,
+        p99_ms=timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1e3,
+        max_ms=timings[-1] * 1e3,
+    )
