@@ -1,5 +1,8 @@
 """How fast the disk itself makes a write durable, measured just before a durable run.
 
+``python -m bench.disk [--seconds S] DIRECTORY`` prints the same probe for any directory, say
+the one a deployment's SQLite log will live in.
+
 A virtual disk can stall now and then (seen here: a raw ``fdatasync`` of 61-247 ms within 20-30
 seconds, when most take 0.1-0.2 ms). Every commit of the SQLite log waits for one, and in a
 closed loop or at a fixed rate one stall holds up every conversation, so a slow second of
@@ -9,7 +12,9 @@ live on right before each SQLite run and reports it beside the run's figures.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -64,3 +69,22 @@ def probe_fdatasync(directory: Path, seconds: float) -> SyncProbe:
         p99_ms=timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1e3,
         max_ms=timings[-1] * 1e3,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.disk", description=__doc__)
+    parser.add_argument("directory", type=Path, help="where to write the scratch file")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to probe")
+    args = parser.parse_args(argv)
+    if not args.directory.is_dir():
+        parser.error(f"{args.directory} is not a directory")
+    probe = probe_fdatasync(args.directory, args.seconds)
+    print(
+        f"{probe.count} fdatasyncs of {WRITE_BYTES // 1024} KiB writes in {args.seconds:g} s:"
+        f" p50 {probe.p50_ms:.3f} ms, p99 {probe.p99_ms:.3f} ms, max {probe.max_ms:.1f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

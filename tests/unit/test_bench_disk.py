@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pytest
+
+from bench.disk import main as disk_main
 from bench.disk import probe_fdatasync
 from bench.table import Metric, Results, figures_table, ratios_table
 
@@ -31,3 +34,19 @@ def test_machine_readings_show_as_figures_but_not_as_ratios() -> None:
     ratios = ratios_table(results, ["chorus-sqlite"], ["websockets"])
     assert "| creates/s (higher) | 0.90x |" in ratios
     assert "disk" not in ratios
+
+
+def test_the_command_prints_the_probe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert disk_main([str(tmp_path), "--seconds", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "fdatasyncs of 16 KiB writes in 0.1 s: p50 " in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_refuses_a_missing_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        disk_main([str(tmp_path / "nowhere")])
+    assert exited.value.code == 2
+    assert "is not a directory" in capsys.readouterr().err
