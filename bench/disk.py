@@ -20,6 +20,8 @@ from pathlib import Path
 
 import attrs
 
+from service.loadtest.histogram import LatencyHistogram
+
 # About one SQLite commit of a few events: a few pages written, then made durable.
 WRITE_BYTES = 16 * 1024
 # Offsets cycle over this much of the file, like a WAL that is reused after a checkpoint.
@@ -51,23 +53,22 @@ def probe_fdatasync(directory: Path, seconds: float) -> SyncProbe:
         os.fsync(fd)
         block = os.urandom(WRITE_BYTES)
         slots = FILE_BYTES // WRITE_BYTES
-        timings: list[float] = []
+        timings = LatencyHistogram()
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline or not timings:
-            os.pwrite(fd, block, (len(timings) % slots) * WRITE_BYTES)
+        while time.monotonic() < deadline or not timings.count:
+            os.pwrite(fd, block, (timings.count % slots) * WRITE_BYTES)
             started = time.perf_counter()
             os.fdatasync(fd)
-            timings.append(time.perf_counter() - started)
+            timings.record(time.perf_counter() - started)
             time.sleep(PAUSE)
     finally:
         os.close(fd)
         path.unlink(missing_ok=True)
-    timings.sort()
     return SyncProbe(
-        count=len(timings),
-        p50_ms=timings[len(timings) // 2] * 1e3,
-        p99_ms=timings[min(len(timings) - 1, int(len(timings) * 0.99))] * 1e3,
-        max_ms=timings[-1] * 1e3,
+        count=timings.count,
+        p50_ms=(timings.percentile(50) or 0.0) * 1e3,
+        p99_ms=(timings.percentile(99) or 0.0) * 1e3,
+        max_ms=(timings.max or 0.0) * 1e3,
     )
 
 
@@ -78,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.directory.is_dir():
         parser.error(f"{args.directory} is not a directory")
-    probe = probe_fdatasync(args.directory, args.seconds)
+    try:
+        probe = probe_fdatasync(args.directory, args.seconds)
+    except OSError as exc:
+        print(f"python -m bench.disk: cannot probe {args.directory}: {exc}", file=sys.stderr)
+        return 1
     print(
         f"{probe.count} fdatasyncs of {WRITE_BYTES // 1024} KiB writes in {args.seconds:g} s:"
         f" p50 {probe.p50_ms:.3f} ms, p99 {probe.p99_ms:.3f} ms, max {probe.max_ms:.1f} ms"

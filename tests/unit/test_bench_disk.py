@@ -50,3 +50,11 @@ def test_the_command_refuses_a_missing_directory(
         disk_main([str(tmp_path / "nowhere")])
     assert exited.value.code == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_the_command_reports_a_directory_it_cannot_write(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Nobody, root included, can create a file at the top of /proc.
+    assert disk_main(["/proc", "--seconds", "0.1"]) == 1
+    assert "cannot probe /proc:" in capsys.readouterr().err
