@@ -357,9 +357,9 @@ class Connection:
 
         The sink's ``on_close`` (sink -> connection -> guard -> websocket -> sink) and the
         subscriber's ``direct`` (subscriber -> connection -> subscriber): without them an ended
-        connection is freed by reference counting at once, not by a collection of the generation
-        it reached (rare for the older ones: see ``service/gctune.py``). Neither is of use once
-        ``_serve`` ends.
+        connection is freed by reference counting at once. A cycle would never be freed: the
+        server freezes what survives each collection (see ``service/gctune.py``). Neither is of
+        use once ``_serve`` ends.
         """
         self.subscriber.direct = None
         if self._sink is not None:

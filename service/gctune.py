@@ -1,23 +1,74 @@
-"""Garbage-collector settings for the server and the load generator: fewer, cheaper pauses."""
+"""Garbage-collector settings for the server and the load generator: short, bounded pauses.
 
+CPython's collector walks every object of a generation it collects. A server keeps what it has
+accepted (items, recent changes) for as long as their conversation is live, so with the stock
+policy each middle-generation collection walked all the survivors of the last twenty young ones:
+0.92 s at 1,000 creates/s after four and a half minutes, and growing with the heap. Chorus makes
+no reference cycles among what it keeps (ended connections and passivated conversations are
+freed by reference counting; tests/integration/test_connection_reclaim.py), so those walks free
+nothing: after a full collection every 5 s under churn, none found anything but the cycles a
+rejected client event leaves (an exception and its traceback), which die young. So every
+collection's survivors are frozen (``gc.freeze``): each object is walked by one young
+collection, and the older generations stay empty.
+
+The cost: a cycle made of objects that had survived a collection would never be freed. None is
+known; a new one would show as memory that grows with connections or conversations that have
+ended.
+"""
+
+import bisect
 import gc
+import time
 
-# Objects allocated before a young collection runs, and young collections per older one.
+# Objects allocated (net) before a young collection runs, and the older generations' counts,
+# which no longer matter: their collections find them empty.
 GC_THRESHOLDS = (50_000, 20, 100)
+
+# Upper bounds of the pause histogram, in seconds.
+PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class CollectorPauses:
+    """Every collection's pause since tuning, counted by generation into ``PAUSE_BUCKETS``.
+
+    Plain integers, no lock: a collection can start inside any code at all, including code that
+    holds a lock a metrics library would need (prometheus-client's). Read at scrape time.
+    """
+
+    def __init__(self) -> None:
+        # Per generation: one count per bucket, then the count above the last bound.
+        self.counts = [[0] * (len(PAUSE_BUCKETS) + 1) for _ in range(3)]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def after_collection(self, phase: str, info: dict[str, int]) -> None:
+        """The gc callback: time each collection, then freeze what survived it."""
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.counts[generation][bisect.bisect_left(PAUSE_BUCKETS, pause)] += 1
+        self.seconds[generation] += pause
+        gc.freeze()
+
+
+PAUSES = CollectorPauses()
 
 
 def tune_garbage_collector() -> None:
-    """Collect garbage less often than CPython's default (700, 10, 10), after freezing.
+    """Freeze what exists, then after every collection; young collections every 50,000 objects.
 
-    A server allocates many short-lived objects per event; with the defaults, full collections
-    over every connection's and conversation's objects stalled the event loop often enough to
-    dominate tail latency. Measured side by side (bench, 1,000 creates/s, 250 x (1 + 3)):
-    p99 create->delivery 322 -> 8 ms on memory://, 717 -> 21 ms on SQLite; saturation +20 %.
-    The load generator keeps what it has learnt per delivery, so its own collections delayed the
-    timestamps it takes: tuned the same way once its connections are open, its p99 at 1,000/s
-    against Chorus went from 3.8 to 2.8 ms. ``freeze`` moves everything allocated so far (the
-    start-up, the open connections) out of the collector's way for good.
+    The young threshold: each young collection walks what is young and alive (~1 µs an object
+    here), so a lower one makes more, shorter pauses that walk what is in flight each time.
+    Measured side by side (bench, 1,000 creates/s, 250 x (1 + 3)), against CPython's defaults
+    (700, 10, 10): p99 create->delivery 322 -> 8 ms on memory://, 717 -> 21 ms on SQLite;
+    saturation +20 %; at 10,000 the p99 of 10-s runs rose (see bench/RESULTS.md, "Pauses"). The
+    load generator keeps what it has learnt per delivery, so its own collections delayed the
+    timestamps it takes: it is tuned the same way once its connections are open.
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    if PAUSES.after_collection not in gc.callbacks:
+        gc.callbacks.append(PAUSES.after_collection)

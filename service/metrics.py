@@ -8,13 +8,17 @@ plain calls, so wiring them is one line at the place where the thing happens.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from actors.registry import Registry
 from actors.store.base import EventStore, NewEvent, StoredEvent
+from service.gctune import PAUSE_BUCKETS, PAUSES, CollectorPauses
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -116,6 +120,7 @@ class Metrics:
             "History replays from the log to joining connections, since start.",
             registry=r,
         )
+        r.register(CollectorPauseMetric(PAUSES))
 
     def watch(self, registry: Registry) -> None:
         """Read the live-state gauges from ``registry`` at every scrape."""
@@ -151,6 +156,32 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+class CollectorPauseMetric(Collector):
+    """``chorus_gc_pause_seconds{generation}``: the garbage collector's pauses, read at scrape.
+
+    Every connection and conversation waits while a collection runs, so its pauses are part of
+    every latency the server has (see ``service/gctune.py``). Empty until the collector is tuned.
+    """
+
+    def __init__(self, pauses: CollectorPauses) -> None:
+        self._pauses = pauses
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "chorus_gc_pause_seconds",
+            "Garbage collections and how long each held the interpreter, by generation.",
+            labels=["generation"],
+        )
+        bounds = [str(bound) for bound in PAUSE_BUCKETS] + ["+Inf"]
+        for generation, counts in enumerate(self._pauses.counts):
+            family.add_metric(
+                [str(generation)],
+                list(zip(bounds, accumulate(counts), strict=True)),
+                self._pauses.seconds[generation],
+            )
+        yield family
 
 
 class InstrumentedStore:

@@ -5,10 +5,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import serve
 from service.config import Settings
 from service.shutdown import ServerControl
+from tests.http_client import request
 
 
 @asynccontextmanager
@@ -25,3 +27,23 @@ async def controlled_server(
         port = await nursery.start(serve, settings, control)
         yield f"ws://127.0.0.1:{port}/v1/realtime", control
         control.request_stop()
+
+
+def ops(control: ServerControl, path: str) -> str:
+    """The URL of ``path`` on the server's operations listener."""
+    return f"http://127.0.0.1:{control.http_port}{path}"
+
+
+def samples(text: str) -> dict[str, float]:
+    """Every sample of a /metrics text as ``name{label=value,...}`` -> value."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            found[f"{sample.name}{{{labels}}}"] = sample.value
+    return found
+
+
+async def passivations(control: ServerControl) -> float:
+    """How many conversation actors the server has passivated, read from /metrics."""
+    return samples((await request(ops(control, "/metrics")))[2].decode())["chorus_passivations{}"]

@@ -304,6 +304,27 @@ def _first_error(exc: BaseException, path: str) -> ProtocolError:
     return errors.invalid_value(None, (), path or "unknown")
 
 
+def _forget_tracebacks(exc: BaseException) -> None:
+    """Drop the tracebacks of an error tree, once it has been described.
+
+    cattrs gathers each field's error in a list local to the frame that raises the group, and
+    that frame is in the group's traceback: a reference cycle for every rejected event, which
+    also holds whatever those frames reach (the connection, through the decoder's callers). A
+    collection would free it, but the server freezes what survives a collection
+    (``service/gctune.py``), and a cycle frozen that way would never be freed.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        error.__traceback__ = None
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        pending.extend(linked for linked in (error.__context__, error.__cause__) if linked)
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -455,7 +476,9 @@ def _structured(
     try:
         event = _converter.structure(raw, cls)
     except Exception as exc:  # cattrs' error tree, whatever its shape: never let it escape
-        return DecodeFailure(_first_error(exc, ""), echo)
+        failure = DecodeFailure(_first_error(exc, ""), echo)
+        _forget_tracebacks(exc)
+        return failure
     if problem := _check_event(event, dialect):
         return DecodeFailure(problem, echo)
     if isinstance(event, ConversationItemCreate | ga.GaConversationItemCreate):

@@ -5,26 +5,10 @@ import logging
 import orjson
 import pytest
 import trio
-from prometheus_client.parser import text_string_to_metric_families
 
-from service.shutdown import ServerControl
 from tests.helpers import connect, message
 from tests.http_client import request
-from tests.servers import controlled_server
-
-
-def ops(control: ServerControl, path: str) -> str:
-    return f"http://127.0.0.1:{control.http_port}{path}"
-
-
-def samples(text: str) -> dict[str, float]:
-    """Every sample as ``name{label=value,...}`` -> value."""
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            found[f"{sample.name}{{{labels}}}"] = sample.value
-    return found
+from tests.servers import controlled_server, ops, passivations, samples
 
 
 async def test_healthz_readyz_and_unknown_paths() -> None:
@@ -74,16 +58,13 @@ async def test_metrics_count_connections_appends_errors_and_conversations(
         assert found["chorus_actor_crashes{}"] == 0
         assert found["chorus_passivations{}"] == 0
         assert "chorus_broadcast_lag_events_count{}" in found
+        assert "chorus_gc_pause_seconds_count{generation=0}" in found
     # Logs carry ids, never item contents.
     opened = [r for r in caplog.records if r.getMessage() == "connection opened"]
     assert len(opened) == 2
     assert all(getattr(r, "conversation_id", None) == "m1" for r in opened)
     assert all(getattr(r, "connection_id", "").startswith("sess_") for r in opened)
     assert "hello" not in caplog.text
-
-
-async def passivations(control: ServerControl) -> float:
-    return samples((await request(ops(control, "/metrics")))[2].decode())["chorus_passivations{}"]
 
 
 async def test_metrics_count_passivations_revivals_and_catch_ups() -> None:
