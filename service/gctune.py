@@ -2,14 +2,15 @@
 
 CPython's collector walks every object of a generation it collects. A server keeps what it has
 accepted (items, recent changes) for as long as their conversation is live, so with the stock
-policy each middle-generation collection walked all the survivors of the last twenty young ones:
-0.92 s at 1,000 creates/s after four and a half minutes, and growing with the heap. Chorus makes
-no reference cycles among what it keeps (ended connections and passivated conversations are
-freed by reference counting; tests/integration/test_connection_reclaim.py), so those walks free
-nothing: after a full collection every 5 s under churn, none found anything but the cycles a
-rejected client event leaves (an exception and its traceback), which die young. So every
-collection's survivors are frozen (``gc.freeze``): each object is walked by one young
-collection, and the older generations stay empty.
+policy every twentieth young collection walked again all that the last twenty had kept: a stall
+of 0.92 and 1.26 s (two runs) about four and a half minutes into a load of 1,000 creates/s on
+SQLite, and again every twenty young collections after. Chorus makes no reference cycles among
+what it keeps (ended connections and passivated conversations are freed by reference counting;
+tests/integration/test_connection_reclaim.py), so those walks free nothing: full collections
+every 5 s under connection churn and passivation found nothing to free (nor, since the codec
+drops the tracebacks of rejected events' error trees, under bad input). So every collection's
+survivors are frozen (``gc.freeze``): each object is walked by one young collection, and the
+older generations stay empty.
 
 The cost: a cycle made of objects that had survived a collection would never be freed. None is
 known; a new one would show as memory that grows with connections or conversations that have
