@@ -54,11 +54,11 @@ async def test_ended_connections_leave_no_reference_cycles() -> None:
 
 
 async def test_a_passivated_conversation_leaves_no_reference_cycles() -> None:
-    """Its actor, state and items go with reference counting, after good and rejected events.
+    """Its actor, state and items go with reference counting, and so does the connection.
 
-    A rejected event does leave a cycle (its exception and traceback), but one made of objects
-    created for that event, which the next young collection frees: only long-lived objects
-    count here.
+    The connection sends rejected events too: cattrs' error tree for an invalid one made a cycle
+    through the decoder's frames, which held the connection, until the codec dropped its
+    tracebacks.
     """
     with cyclic_garbage() as garbage:
         async with controlled_server(passivate_after=0.05) as (url, control):

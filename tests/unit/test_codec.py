@@ -1,5 +1,6 @@
 """The codec turns every kind of bad frame into the protocol's error, naming the field."""
 
+import gc
 import json
 from typing import Any
 
@@ -234,3 +235,24 @@ def test_a_non_message_item_with_an_unknown_content_kind_is_refused_not_crashed(
     result = codec.decode_client_event(frame)
     assert isinstance(result, DecodeFailure)
     assert (result.error.code, result.error.param) == ("invalid_value", "item.content[0].type")
+
+
+@pytest.mark.parametrize("dialect", list(Dialect))
+def test_a_rejected_event_leaves_no_reference_cycle(dialect: Dialect) -> None:
+    # cattrs' error tree is a cycle through its frames while it has tracebacks; the server
+    # freezes what survives a collection, so such a cycle could outlive its connection.
+    frame = json.dumps(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": 5},
+        }
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        result = codec.decode_client_event(frame, dialect)
+        assert isinstance(result, DecodeFailure)
+        del result
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
