@@ -12,6 +12,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket
 
 from service.app import serve
 from service.config import Settings
+from service.loadtest.config import LoadConfig
 
 TIMEOUT = 10
 
@@ -145,3 +146,16 @@ async def close_code(client: Client) -> int | None:
 async def read_forever(client: Client) -> None:
     while True:
         await client.websocket.get_message()
+
+
+def load_config(**overrides: object) -> LoadConfig:
+    """A small valid ``chorus loadtest`` configuration (closed loop), with ``overrides``."""
+    fields: dict[str, object] = {
+        "url": "ws://127.0.0.1:1/v1/realtime",
+        "conversations": 2,
+        "observers": 3,
+        "duration": 2.0,
+        "window": 1,
+    }
+    fields.update(overrides)
+    return LoadConfig(**fields)  # type: ignore[arg-type]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from service.loadtest.client import CLIENT_KINDS
 from service.loadtest.config import ConfigError, LoadConfig
-from service.loadtest.plot import plot_report
+from service.loadtest.plot import MISSING_MATPLOTLIB, matplotlib_installed, plot_report
 from service.loadtest.report import render_text
 from service.loadtest.runner import LoadTestError, run_load
 
@@ -71,6 +72,11 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"chorus loadtest: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Before the run, not after it: a long load test should not end in a traceback.
+    problem = output_problem(cfg)
+    if problem:
+        print(f"chorus loadtest: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     # With the JSON on stdout, everything for humans goes to stderr.
     human = sys.stderr if cfg.json_path == "-" else sys.stdout
     try:
@@ -79,13 +85,35 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"chorus loadtest: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(render_text(report), file=human, flush=True)
-    if cfg.json_path == "-":
-        sys.stdout.buffer.write(report.to_json() + b"\n")
-        sys.stdout.flush()
-    elif cfg.json_path:
-        Path(cfg.json_path).write_bytes(report.to_json())
-    if cfg.plot_path:
-        problem = plot_report(report, cfg.plot_path)
-        if problem:
-            print(f"chorus loadtest: {problem}", file=sys.stderr)
+    try:
+        if cfg.json_path == "-":
+            sys.stdout.buffer.write(report.to_json() + b"\n")
+            sys.stdout.flush()
+        elif cfg.json_path:
+            Path(cfg.json_path).write_bytes(report.to_json())
+        if cfg.plot_path:
+            problem = plot_report(report, cfg.plot_path)
+    except OSError as exc:  # the directory went away or filled up during the run
+        problem = f"cannot write the report: {exc}"
+    if problem:
+        print(f"chorus loadtest: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     return report.exit_code
+
+
+def output_problem(cfg: LoadConfig) -> str | None:
+    """Why ``--json`` or ``--plot`` could not be written once the run is over, or None."""
+    outputs = [("--json", cfg.json_path), ("--plot", cfg.plot_path)]
+    for flag, path in outputs:
+        if path is None or path == "-":
+            continue
+        directory = Path(path).parent
+        if not directory.is_dir():
+            return f"{flag} {path!r}: directory {str(directory)!r} does not exist"
+        if not os.access(directory, os.W_OK):
+            return f"{flag} {path!r}: directory {str(directory)!r} is not writable"
+        if Path(path).is_dir():
+            return f"{flag} {path!r} is a directory"
+    if cfg.plot_path is not None and not matplotlib_installed():
+        return MISSING_MATPLOTLIB
+    return None

@@ -15,6 +15,8 @@ from service.loadtest.client import ClientKind
 Dialect = Literal["beta", "ga"]
 
 _CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# What ``--plot`` can write (matplotlib picks the format from the name).
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 class ConfigError(ValueError):
@@ -63,6 +65,8 @@ class LoadConfig:
             raise ConfigError("--window must be >= 1")
         if not 1 <= self.processes <= self.conversations:
             raise ConfigError("--processes must be between 1 and --conversations")
+        if self.plot_path is not None and not self.plot_path.lower().endswith(PLOT_SUFFIXES):
+            raise ConfigError(f"--plot must name a .png, .svg or .pdf file, got {self.plot_path!r}")
         if not _CONVERSATION_ID.match(self.conversation_id(self.conversations - 1)):
             raise ConfigError("conversation ids would not be valid")
 

@@ -17,18 +17,7 @@ from service.loadtest.report import (
     render_text,
 )
 from service.loadtest.stats import Snapshot, WorkerStats
-
-
-def config(**overrides: object) -> LoadConfig:
-    fields: dict[str, object] = {
-        "url": "ws://127.0.0.1:1/v1/realtime",
-        "conversations": 2,
-        "observers": 3,
-        "duration": 2.0,
-        "window": 1,
-    }
-    fields.update(overrides)
-    return LoadConfig(**fields)  # type: ignore[arg-type]
+from tests.helpers import load_config as config
 
 
 def two_workers() -> WorkerStats:
