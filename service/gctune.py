@@ -70,7 +70,9 @@ def tune_garbage_collector() -> None:
     older objects against it). Side by side on one machine, 10,000 against 50,000: the longest
     pause in 90 s at 1,000/s 34-49 against 126-154 ms, p99.9 create->delivery on memory:// 43
     and 88 against 119 and 108 ms; saturation throughput unchanged, its p99 54-74 against
-    72-102 ms; ~0.4 % of a core more in collections (bench/RESULTS.md, "Pauses").
+    72-102 ms; ~0.4 % of a core more in collections. The price: at that load a collection falls
+into most seconds, so a typical second's p99 is 2-4 ms higher (bench/RESULTS.md, "Young
+collections every 10,000 objects").
 
     The load generator keeps what it has learnt per delivery, so its own collections delayed the
     timestamps it takes: it is tuned the same way once its connections are open.
