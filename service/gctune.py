@@ -62,20 +62,20 @@ PAUSES = CollectorPauses()
 def tune_garbage_collector() -> None:
     """Freeze what exists, then after every collection; young collections every 10,000 objects.
 
-        Against CPython's defaults (700, 10, 10), with a young threshold of 50,000 and no freezing
-        then (bench, 1,000 creates/s, 250 x (1 + 3)): p99 create->delivery 322 -> 8 ms on memory://,
-        717 -> 21 ms on SQLite; saturation +20 %. The young threshold sets the pause: each young
-        collection walks what is young and alive, ~1 µs an object, and once conversations' rings
-        of recent changes are full it walks about twice its threshold (CPython counts the frees of
-        older objects against it). Side by side on one machine, 10,000 against 50,000: the longest
-        pause in 90 s at 1,000/s 34-49 against 126-154 ms, p99.9 create->delivery on memory:// 43
-        and 88 against 119 and 108 ms; saturation throughput unchanged, its p99 54-74 against
-        72-102 ms; ~0.4 % of a core more in collections. The price: at that load a collection falls
+    Against CPython's defaults (700, 10, 10), with a young threshold of 50,000 and no freezing
+    then (bench, 1,000 creates/s, 250 x (1 + 3)): p99 create->delivery 322 -> 8 ms on memory://,
+    717 -> 21 ms on SQLite; saturation +20 %. The young threshold sets the pause: each young
+    collection walks what is young and alive, ~1 µs an object, and once conversations' rings
+    of recent changes are full it walks about twice its threshold (CPython counts the frees of
+    older objects against it). Side by side on one machine, 10,000 against 50,000: the longest
+    pause in 90 s at 1,000/s 34-49 against 126-154 ms, p99.9 create->delivery on memory:// 43
+    and 88 against 119 and 108 ms; saturation throughput unchanged, its p99 54-74 against
+    72-102 ms; ~0.4 % of a core more in collections. The price: at that load a collection falls
     into most seconds, so a typical second's p99 is 2-4 ms higher (bench/RESULTS.md, "Young
     collections every 10,000 objects").
 
-        The load generator keeps what it has learnt per delivery, so its own collections delayed the
-        timestamps it takes: it is tuned the same way once its connections are open.
+    The load generator keeps what it has learnt per delivery, so its own collections delayed the
+    timestamps it takes: it is tuned the same way once its connections are open.
     """
     gc.collect()
     gc.freeze()
