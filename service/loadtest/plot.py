@@ -39,7 +39,8 @@ def seconds_to_draw(report: LoadReport) -> list[TimelinePoint]:
 
 
 def plot_report(report: LoadReport, path: str) -> str | None:
-    """Write a PNG with throughput (top) and p99 latency (bottom) per second.
+    """Write throughput (top) and p99 latency (bottom) per second; the name's suffix picks the
+    format (PNG, SVG or PDF).
 
     Returns None on success, or a message saying why nothing was drawn.
     """

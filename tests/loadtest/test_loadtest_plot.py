@@ -44,7 +44,6 @@ def test_a_partial_last_second_is_not_drawn_unless_it_is_all_there_is() -> None:
 
 
 def test_the_plot_is_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")  # installed with the dev extra, so in CI
     path = tmp_path / "run.png"
     assert plot_report(report_of(3.0, 3), str(path)) is None
     assert path.read_bytes().startswith(PNG_SIGNATURE)
